@@ -1,0 +1,188 @@
+// TAP forward/backward on CUDA, launched on the current stream.
+//  * NCHW: one warp per (b, c) plane; lanes stride over HW (coalesced), warp-shuffle reductions.
+//    The second (thresholded sum) pass re-reads the plane from L1/L2.
+//  * NHWC: one thread per (b, c); consecutive threads read consecutive channels (coalesced).
+//  * backward: one element per thread, grid-stride.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include <limits>
+
+#include "ops/tap.h"
+
+namespace wsolx {
+namespace ops {
+namespace {
+
+constexpr int kThreads = 256;
+
+template <typename acc_t>
+__device__ __forceinline__ acc_t warp_max(acc_t v) {
+  for (int o = 16; o > 0; o >>= 1) {
+    const acc_t w = __shfl_xor_sync(0xffffffffu, v, o);
+    v = w > v ? w : v;
+  }
+  return v;
+}
+
+template <typename acc_t>
+__device__ __forceinline__ acc_t warp_sum(acc_t v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+template <typename scalar_t, typename acc_t>
+__global__ void tap_forward_nchw_kernel(const scalar_t* __restrict__ x, int64_t planes, int64_t hw, acc_t theta,
+                                        scalar_t* __restrict__ y, acc_t* __restrict__ tau,
+                                        acc_t* __restrict__ count) {
+  const int lane = threadIdx.x & 31;
+  const int64_t warps_per_grid = (int64_t)gridDim.x * (blockDim.x >> 5);
+  for (int64_t p = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); p < planes; p += warps_per_grid) {
+    const scalar_t* xp = x + p * hw;
+    acc_t mx = -std::numeric_limits<acc_t>::infinity();
+    int nan = 0;
+    for (int64_t i = lane; i < hw; i += 32) {
+      const acc_t v = static_cast<acc_t>(xp[i]);
+      mx = v > mx ? v : mx;
+      nan |= (v != v);
+    }
+    mx = warp_max(mx);
+    nan = __any_sync(0xffffffffu, nan);
+    const acc_t t = theta * mx;
+    acc_t sum = 0, cnt = 0;
+    for (int64_t i = lane; i < hw; i += 32) {
+      const acc_t v = static_cast<acc_t>(xp[i]);
+      const bool k = v > t;
+      sum += k ? v : acc_t(0);
+      cnt += k ? acc_t(1) : acc_t(0);
+    }
+    sum = warp_sum(sum);
+    cnt = warp_sum(cnt);
+    if (lane == 0) {
+      const acc_t nanv = std::numeric_limits<acc_t>::quiet_NaN();
+      tau[p] = nan ? nanv : t;
+      count[p] = cnt;
+      y[p] = static_cast<scalar_t>(nan ? nanv : sum / (cnt > acc_t(1) ? cnt : acc_t(1)));
+    }
+  }
+}
+
+template <typename scalar_t, typename acc_t>
+__global__ void tap_forward_nhwc_kernel(const scalar_t* __restrict__ x, int64_t batch, int64_t channels, int64_t hw,
+                                        acc_t theta, scalar_t* __restrict__ y, acc_t* __restrict__ tau,
+                                        acc_t* __restrict__ count) {
+  const int64_t n = batch * channels;
+  for (int64_t o = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; o < n; o += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t b = o / channels, c = o % channels;
+    const scalar_t* xb = x + b * hw * channels + c;
+    acc_t mx = -std::numeric_limits<acc_t>::infinity();
+    bool nan = false;
+    for (int64_t i = 0; i < hw; ++i) {
+      const acc_t v = static_cast<acc_t>(xb[i * channels]);
+      mx = v > mx ? v : mx;
+      nan |= (v != v);
+    }
+    const acc_t t = theta * mx;
+    acc_t sum = 0, cnt = 0;
+    for (int64_t i = 0; i < hw; ++i) {
+      const acc_t v = static_cast<acc_t>(xb[i * channels]);
+      const bool k = v > t;
+      sum += k ? v : acc_t(0);
+      cnt += k ? acc_t(1) : acc_t(0);
+    }
+    const acc_t nanv = std::numeric_limits<acc_t>::quiet_NaN();
+    tau[o] = nan ? nanv : t;
+    count[o] = cnt;
+    y[o] = static_cast<scalar_t>(nan ? nanv : sum / (cnt > acc_t(1) ? cnt : acc_t(1)));
+  }
+}
+
+template <typename scalar_t, typename acc_t, bool kChannelsLast>
+__global__ void tap_backward_kernel(const scalar_t* __restrict__ x, const acc_t* __restrict__ scale,
+                                    const acc_t* __restrict__ tau, int64_t n, int64_t channels, int64_t hw,
+                                    scalar_t* __restrict__ dx) {
+  for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t bc = kChannelsLast ? (i / (hw * channels)) * channels + i % channels : i / hw;
+    const acc_t v = static_cast<acc_t>(x[i]);
+    dx[i] = static_cast<scalar_t>(v > tau[bc] ? scale[bc] : acc_t(0));
+  }
+}
+
+int64_t grid_for(int64_t work, int threads) {
+  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  const int64_t blocks = (work + threads - 1) / threads;
+  return std::max<int64_t>(1, std::min<int64_t>(blocks, sms * 32));
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> tap_forward_cuda(const at::Tensor& input, double theta) {
+  check_tap_input(input, theta);
+  TORCH_CHECK(input.is_cuda(), "tap_forward_cuda: expected a CUDA tensor");
+  const c10::cuda::CUDAGuard guard(input.device());
+  const auto layout = tap_layout(input);
+  const at::Tensor x = input.contiguous(layout);
+  const int64_t B = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
+  const auto acc = tap_acc_type(x.scalar_type());
+  at::Tensor y = at::empty({B, C}, x.options());
+  at::Tensor tau = at::empty({B, C}, x.options().dtype(acc));
+  at::Tensor count = at::empty({B, C}, x.options().dtype(acc));
+  if (B * C == 0) return {y, tau, count};
+  const auto stream = at::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "tap_forward_cuda", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const acc_t th = static_cast<acc_t>(theta);
+    if (layout == at::MemoryFormat::ChannelsLast) {
+      tap_forward_nhwc_kernel<scalar_t, acc_t><<<grid_for(B * C, kThreads), kThreads, 0, stream>>>(
+          x.const_data_ptr<scalar_t>(), B, C, HW, th, y.mutable_data_ptr<scalar_t>(), tau.mutable_data_ptr<acc_t>(),
+          count.mutable_data_ptr<acc_t>());
+    } else {
+      tap_forward_nchw_kernel<scalar_t, acc_t><<<grid_for(B * C * 32, kThreads), kThreads, 0, stream>>>(
+          x.const_data_ptr<scalar_t>(), B * C, HW, th, y.mutable_data_ptr<scalar_t>(), tau.mutable_data_ptr<acc_t>(),
+          count.mutable_data_ptr<acc_t>());
+    }
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return {y, tau, count};
+}
+
+at::Tensor tap_backward_cuda(const at::Tensor& grad_in, const at::Tensor& input, const at::Tensor& tau_in,
+                             const at::Tensor& count_in) {
+  check_tap_backward(grad_in, input, tau_in, count_in);
+  const c10::cuda::CUDAGuard guard(input.device());
+  const auto layout = tap_layout(input);
+  const at::Tensor x = input.contiguous(layout);
+  const int64_t C = x.size(1), HW = x.size(2) * x.size(3);
+  const auto acc = tap_acc_type(x.scalar_type());
+  const at::Tensor scale = (grad_in.to(acc) / count_in.to(acc).clamp_min(1)).contiguous();
+  const at::Tensor tau = tau_in.to(acc).contiguous();
+  at::Tensor dx = at::empty_like(x, layout);
+  const int64_t n = x.numel();
+  if (n == 0) return dx;
+  const auto stream = at::cuda::getCurrentCUDAStream();
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "tap_backward_cuda", [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    if (layout == at::MemoryFormat::ChannelsLast) {
+      tap_backward_kernel<scalar_t, acc_t, true><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
+          x.const_data_ptr<scalar_t>(), scale.const_data_ptr<acc_t>(), tau.const_data_ptr<acc_t>(), n, C, HW,
+          dx.mutable_data_ptr<scalar_t>());
+    } else {
+      tap_backward_kernel<scalar_t, acc_t, false><<<grid_for(n, kThreads), kThreads, 0, stream>>>(
+          x.const_data_ptr<scalar_t>(), scale.const_data_ptr<acc_t>(), tau.const_data_ptr<acc_t>(), n, C, HW,
+          dx.mutable_data_ptr<scalar_t>());
+    }
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  });
+  return dx;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(wsolx, CUDA, m) {
+  m.impl("tap_forward", &tap_forward_cuda);
+  m.impl("tap_backward", &tap_backward_cuda);
+}
+
+}  // namespace ops
+}  // namespace wsolx

@@ -1,0 +1,1 @@
+"""wsolx.models"""

@@ -1,0 +1,136 @@
+"""Thresholded Average Pooling (TAP), Bae et al., ECCV 2020.
+
+For a feature map ``x`` of shape ``(B, C, H, W)`` and ``theta`` in ``[0, 1]``::
+
+    tau[b, c] = theta * max_{h, w} x[b, c, h, w]
+    keep      = x > tau                                  (strict)
+    y[b, c]   = sum(x * keep) / max(count(keep), 1)
+
+Gradients flow only through the kept values: ``dx = dy * keep / max(count, 1)``. ``theta = 0``
+is *not* global average pooling: it averages the strictly positive values.
+
+NaN policy: a channel that contains a NaN gives ``y = NaN`` for that channel (as a mean would),
+and a zero gradient. ``+-inf`` follow the arithmetic of the definition.
+
+With the compiled extension the op runs the fused C++/CUDA kernels registered as
+``torch.ops.wsolx.tap_forward`` / ``tap_backward`` (autograd and fake kernels registered here);
+without it the pure-PyTorch reference :func:`tap_pool_reference` runs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from wsolx._ext import has_extension
+
+__all__ = ["tap_pool", "tap_pool_reference", "TAPool"]
+
+
+def _check_tap_args(x: Tensor, theta: float) -> None:
+    if x.dim() != 4:
+        raise ValueError(f"tap_pool: expected a 4-D (B, C, H, W) tensor, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"tap_pool: expected a floating point tensor, got {x.dtype}")
+    if not (0.0 <= theta <= 1.0):
+        raise ValueError(f"tap_pool: theta must lie in [0, 1], got {theta}")
+    if x.size(0) * x.size(1) > 0 and x.size(2) * x.size(3) == 0:
+        raise ValueError(f"tap_pool: the spatial size H*W must be at least 1, got shape {tuple(x.shape)}")
+
+
+def tap_pool_reference(x: Tensor, theta: float = 0.1) -> Tensor:
+    """Pure-PyTorch TAP; the semantics every kernel matches.
+
+    Args:
+        x: ``(B, C, H, W)`` float16 / bfloat16 / float32 / float64 features, any strides.
+        theta: threshold ratio in ``[0, 1]``.
+
+    Returns:
+        ``(B, C)`` pooled features in ``x.dtype`` (accumulated in float32, float64 for float64).
+    """
+    _check_tap_args(x, theta)
+    acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+    xf = x.to(acc)
+    if x.size(0) * x.size(1) == 0:
+        return x.new_zeros((x.size(0), x.size(1)))
+    mx = xf.amax(dim=(2, 3), keepdim=True)
+    tau = mx * torch.tensor(theta, dtype=acc, device=x.device)
+    keep = xf > tau
+    count = keep.sum(dim=(2, 3), dtype=acc)
+    total = torch.where(keep, xf, torch.zeros((), dtype=acc, device=x.device)).sum(dim=(2, 3))
+    y = total / count.clamp_min(1.0)
+    y = torch.where(torch.isnan(mx.flatten(2).squeeze(2)), torch.full_like(y, float("nan")), y)
+    return y.to(x.dtype)
+
+
+def _tap_pool_extension(x: Tensor, theta: float = 0.1) -> Tensor:
+    """TAP through the fused ``wsolx::tap_forward`` kernel. Shapes as :func:`tap_pool_reference`."""
+    _check_tap_args(x, theta)
+    return torch.ops.wsolx.tap_forward(x, float(theta))[0]
+
+
+def _memory_format(x: Tensor) -> torch.memory_format:
+    # Same rule as csrc/ops/tap.h::tap_layout.
+    if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def _register_extension_ops() -> None:
+    @torch.library.register_fake("wsolx::tap_forward")
+    def _tap_forward_fake(x: Tensor, theta: float):
+        acc = torch.float64 if x.dtype == torch.float64 else torch.float32
+        shape = (x.size(0), x.size(1))
+        return x.new_empty(shape), x.new_empty(shape, dtype=acc), x.new_empty(shape, dtype=acc)
+
+    @torch.library.register_fake("wsolx::tap_backward")
+    def _tap_backward_fake(grad: Tensor, x: Tensor, tau: Tensor, count: Tensor):
+        return torch.empty_like(x, memory_format=_memory_format(x))
+
+    def _setup_context(ctx, inputs, output) -> None:
+        x, _theta = inputs
+        _y, tau, count = output
+        ctx.save_for_backward(x, tau, count)
+        ctx.mark_non_differentiable(tau, count)
+
+    def _backward(ctx, grad_y: Tensor, _grad_tau, _grad_count):
+        x, tau, count = ctx.saved_tensors
+        return torch.ops.wsolx.tap_backward(grad_y.contiguous(), x, tau, count), None
+
+    torch.library.register_autograd("wsolx::tap_forward", _backward, setup_context=_setup_context)
+
+
+if has_extension():
+    _register_extension_ops()
+    tap_pool = _tap_pool_extension
+else:
+    tap_pool = tap_pool_reference
+
+# ``tap_pool(x, theta) -> (B, C)``: the fused kernel when ``wsolx.backend() == "extension"``,
+# the reference otherwise.
+
+
+class TAPool(nn.Module):
+    """Thresholded Average Pooling layer: ``(B, C, H, W) -> (B, C)``.
+
+    Args:
+        theta: threshold ratio in ``[0, 1]`` (paper default 0.1).
+        flatten: return ``(B, C)`` when True, ``(B, C, 1, 1)`` otherwise (a drop-in for
+            ``nn.AdaptiveAvgPool2d(1)``).
+    """
+
+    def __init__(self, theta: float = 0.1, flatten: bool = True) -> None:
+        super().__init__()
+        if not (0.0 <= float(theta) <= 1.0):
+            raise ValueError(f"TAPool: theta must lie in [0, 1], got {theta}")
+        self.theta = float(theta)
+        self.flatten = flatten
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = tap_pool(x, self.theta)
+        if self.flatten:
+            return y
+        return y[:, :, None, None]
+
+    def extra_repr(self) -> str:
+        return f"theta={self.theta}"
