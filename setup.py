@@ -58,7 +58,7 @@ def _extension_modules() -> tuple[list, dict]:
     if _env_flag("FORCE_CUDA") and not with_cuda:
         raise RuntimeError("FORCE_CUDA=1 but nvcc or a CUDA build of torch is missing")
 
-    cxx_flags = ["-O3", "-std=c++17", "-fopenmp", "-ffp-contract=off"]
+    cxx_flags = ["-O3", "-fopenmp", "-ffp-contract=off"]
     define_macros: list[tuple[str, str | None]] = []
     extra_link = ["-fopenmp"]
     extension_cls = CppExtension
@@ -69,7 +69,7 @@ def _extension_modules() -> tuple[list, dict]:
         define_macros.append(("WSOLX_WITH_CUDA", None))
         extension_cls = CUDAExtension
         # --fmad=false: the box kernel must round exactly like the CPU kernel and numpy.
-        extra_compile["nvcc"] = ["-O3", "-std=c++17", "--fmad=false", "-lineinfo"]
+        extra_compile["nvcc"] = ["-O3", "--fmad=false", "-lineinfo"]
     print(f"wsolx: building wsolx._C ({'CPU + CUDA' if with_cuda else 'CPU only'})")
     ext = extension_cls(
         name="wsolx._C",

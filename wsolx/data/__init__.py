@@ -1,1 +1,70 @@
-"""wsolx.data"""
+"""wsolx.data: WSOL data sets in the standard metadata layout, protocol transforms, synthetic data.
+
+Public API::
+
+    get_dataset(name, data_root, metadata_root, split, *, train, image_size=224, crop_size=None,
+                resize_size=None) -> WSOLDataset
+    WSOLDataset: ds[i] -> (image (3, S, S) float32, label, index); len(ds); ds.num_classes;
+                 ds.image_ids; ds.gt_boxes(i) (G, 4); ds.has_masks; ds.gt_mask(i); ds.load_raw(i)
+    collate_with_index(batch) -> (images (B, 3, S, S), labels (B,), indices (B,))
+    synthetic.generate(root, ...) -> Path     (also ``python -m wsolx.data.synthetic``)
+"""
+
+from wsolx.data.datasets import (
+    DATASETS,
+    DatasetSpec,
+    WSOLDataset,
+    collate_with_index,
+    dataset_spec,
+    get_dataset,
+    register_dataset,
+)
+from wsolx.data.metadata import SPLITS, MaskEntry, MetadataError, WSOLMetadata, canonical_split, load_metadata
+from wsolx.data.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    denormalize,
+    eval_transform,
+    resize_boxes,
+    resize_mask_nearest,
+    train_transform,
+)
+
+
+def __getattr__(name: str):
+    # Lazy, so that ``python -m wsolx.data.synthetic`` does not import the module twice.
+    if name == "synthetic":
+        import importlib
+
+        return importlib.import_module("wsolx.data.synthetic")
+    if name == "generate_synthetic":
+        from wsolx.data.synthetic import generate
+
+        return generate
+    raise AttributeError(f"module 'wsolx.data' has no attribute {name!r}")
+
+
+__all__ = [
+    "get_dataset",
+    "WSOLDataset",
+    "collate_with_index",
+    "DatasetSpec",
+    "DATASETS",
+    "dataset_spec",
+    "register_dataset",
+    "load_metadata",
+    "WSOLMetadata",
+    "MaskEntry",
+    "MetadataError",
+    "SPLITS",
+    "canonical_split",
+    "train_transform",
+    "eval_transform",
+    "resize_boxes",
+    "resize_mask_nearest",
+    "denormalize",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "synthetic",
+    "generate_synthetic",
+]

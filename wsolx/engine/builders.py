@@ -1,0 +1,141 @@
+"""Build the pieces of a run from a :class:`Config`: defaults, data sets and model.
+
+Every failure here is turned into a :class:`ConfigError` whose message names the offending setting
+(unknown arch or method, missing data root, ...), so the CLI can print it without a traceback.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Optional
+
+from torch import nn
+
+from wsolx.engine.config import Config, ConfigError
+
+__all__ = ["resolve_defaults", "model_defaults", "build_dataset", "build_model", "check_model_names"]
+
+def model_defaults(arch: str, method: str = "cam", dataset: str = "CUB", profile: str = "protocol") -> Dict[str, Any]:
+    """Training defaults from :func:`wsolx.models.get_defaults`.
+
+    A data set the table does not know (``SYNTH``, a custom one) takes the CUB schedule, except for
+    ``vgg_tiny`` whose demo schedule does not depend on the data set.
+
+    Raises:
+        ConfigError: no defaults exist for the architecture, method or profile.
+    """
+    from wsolx.models import DEFAULTS, get_defaults
+
+    known = DEFAULTS.get("datasets", {})
+    canonical = {k.lower(): k for k in known}
+    ds = canonical.get(dataset.lower(), "CUB")
+    try:
+        return get_defaults(arch, method, ds, profile)
+    except (KeyError, ValueError) as exc:
+        msg = exc.args[0] if exc.args else str(exc)
+        raise ConfigError(f"no training defaults for {arch!r}/{method!r} on {ds!r} ({profile}): {msg}; "
+                          "set optim.lr, optim.weight_decay, optim.epochs explicitly") from None
+
+
+def resolve_defaults(cfg: Config) -> Config:
+    """A copy of ``cfg`` whose ``None`` fields (lr, new-layer ratio, weight decay, epochs, lr schedule,
+    batch sizes, large feature map) are filled from :func:`model_defaults`; the result is validated.
+
+    Raises:
+        ConfigError: a value has no default (e.g. MobileNetV1's learning rate) and was not set.
+    """
+    check_model_names(cfg)
+    o, m, dc = cfg.optim, cfg.model, cfg.data
+    d = model_defaults(m.arch, m.method, dc.dataset, o.profile)
+
+    def pick(value: Any, key: str, name: str, required: bool = True) -> Any:
+        if value is not None:
+            return value
+        if d.get(key) is None and required:
+            raise ConfigError(f"{name} has no default for {m.arch!r} on {dc.dataset!r}; set it (--set {name}=...)")
+        return d.get(key)
+
+    milestones = o.lr_milestones if o.lr_milestones is not None else list(d.get("lr_milestones") or [])
+    optim = dataclasses.replace(
+        o,
+        lr=float(pick(o.lr, "lr", "optim.lr")),
+        new_lr_ratio=float(pick(o.new_lr_ratio, "new_lr_ratio", "optim.new_lr_ratio")),
+        weight_decay=float(pick(o.weight_decay, "weight_decay", "optim.weight_decay")),
+        epochs=int(pick(o.epochs, "epochs", "optim.epochs")),
+        lr_step=int(pick(o.lr_step, "lr_decay_every", "optim.lr_step", required=False) or 0),
+        lr_milestones=[int(x) for x in milestones],
+        lr_gamma=float(pick(o.lr_gamma, "lr_decay_gamma", "optim.lr_gamma", required=False) or 0.1),
+    )
+    model = dataclasses.replace(m, large_feature_map=bool(pick(m.large_feature_map, "large_feature_map",
+                                                               "model.large_feature_map", required=False)))
+    bs = int(pick(dc.batch_size, "batch_size", "data.batch_size"))
+    data = dataclasses.replace(dc, batch_size=bs, eval_batch_size=dc.eval_batch_size or bs)
+    return dataclasses.replace(cfg, optim=optim, model=model, data=data).validate()
+
+
+def check_model_names(cfg: Config) -> None:
+    """Raise :class:`ConfigError` for an unknown ``model.arch`` or ``model.method``."""
+    from wsolx import models
+
+    archs = list(models.list_models()) if hasattr(models, "list_models") else []
+    if archs and cfg.model.arch not in archs:
+        raise ConfigError(f"unknown model.arch {cfg.model.arch!r}; available: {sorted(archs)}")
+    methods = _list_methods()
+    if methods and cfg.model.method not in methods:
+        raise ConfigError(f"unknown model.method {cfg.model.method!r}; available: {sorted(methods)}")
+
+
+def _list_methods() -> list:
+    for mod_name in ("wsolx.models", "wsolx.methods"):
+        try:
+            mod = __import__(mod_name, fromlist=["list_methods"])
+        except ImportError:
+            continue
+        fn = getattr(mod, "list_methods", None)
+        if callable(fn):
+            return list(fn())
+    return []
+
+
+def build_dataset(cfg: Config, split: str, *, train: bool, dataset: Optional[str] = None) -> Any:
+    """The :class:`wsolx.data.WSOLDataset` of ``split`` (checked paths, errors as :class:`ConfigError`)."""
+    from wsolx.data import get_dataset
+
+    cfg.check_paths()
+    name = dataset or cfg.data.dataset
+    try:
+        return get_dataset(
+            name,
+            cfg.data.data_root,
+            cfg.data.resolved_metadata_root(),
+            split,
+            train=train,
+            image_size=cfg.data.image_size,
+            crop_size=cfg.data.crop_size,
+            resize_size=cfg.data.resize_size,
+        )
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        msg = exc.args[0] if exc.args else str(exc)
+        raise ConfigError(f"cannot load split {split!r} of data set {name!r}: {msg}") from exc
+
+
+def build_model(cfg: Config, num_classes: int) -> nn.Module:
+    """:func:`wsolx.models.get_model` with the config's model section."""
+    from wsolx.models import get_model
+
+    check_model_names(cfg)
+    m = cfg.model
+    try:
+        return get_model(
+            m.arch,
+            num_classes=num_classes,
+            pooling=m.pooling,
+            tap_theta=m.tap_theta,
+            large_feature_map=bool(m.large_feature_map),
+            weights=m.weights,
+            method=m.method,
+            **m.method_kwargs,
+        )
+    except (KeyError, ValueError, TypeError, FileNotFoundError) as exc:
+        msg = exc.args[0] if exc.args else str(exc)
+        raise ConfigError(f"cannot build model {m.arch!r} with method {m.method!r}: {msg}") from exc

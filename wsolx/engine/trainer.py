@@ -1,0 +1,346 @@
+"""Training loop: SGD (Nesterov) with a step schedule, AMP, channels_last, DDP, checkpoints and resume.
+
+Per epoch the trainer logs the training loss and accuracy, validates on ``data.val_split`` (every
+``eval_every`` epochs and after the last one), keeps ``last.pt`` and the best-by-validation
+``best.pt`` (never chosen on the test split), and finally evaluates ``best.pt`` on
+``data.test_split``. Everything is written under ``out_dir``::
+
+    config.json   the resolved config          log.jsonl   one JSON record per event
+    last.pt       state after the last epoch   best.pt     best validation score
+    metrics.json  best epoch, its validation metrics and the test metrics
+
+Resume (``resume="auto"`` or a path) restores model, optimiser, scheduler, AMP scaler, epoch and
+best score; since every epoch reseeds all generators from ``(seed, epoch, rank)``, a resumed run
+reproduces the uninterrupted one bit for bit (same device and thread count).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, DistributedSampler
+from tqdm.auto import tqdm
+
+from wsolx.engine.builders import build_dataset, build_model, resolve_defaults
+from wsolx.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from wsolx.engine.config import Config, ConfigError
+from wsolx.engine.distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+from wsolx.data import collate_with_index
+from wsolx.engine.eval_runs import evaluate_split
+from wsolx.engine.evaluator import autocast
+from wsolx.engine.logging import RunLogger, _jsonable
+from wsolx.engine.optim import build_optimizer, build_scheduler
+from wsolx.engine.seed import epoch_seed, seed_everything
+
+__all__ = ["Trainer", "TrainResult", "train", "LossModule", "strip_curves"]
+
+
+class LossModule(nn.Module):
+    """``forward(images, labels) -> (loss, logits)`` through ``model.training_loss``.
+
+    DDP only synchronises gradients of what runs inside ``forward``, so the method-specific
+    objective is wrapped in a module and that module is what DDP wraps.
+    """
+
+    _wsolx_wrapper = True
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: Tensor, labels: Tensor):
+        return self.model.training_loss(images, labels)
+
+
+@dataclass
+class TrainResult:
+    """What :meth:`Trainer.fit` returns (on every rank; files are written by rank 0)."""
+
+    out_dir: Path
+    config: Config
+    best: Dict[str, Any]
+    history: List[Dict[str, Any]] = field(default_factory=list)
+    val: Optional[Dict[str, Any]] = None
+    test: Optional[Dict[str, Any]] = None
+    model: Optional[nn.Module] = None
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.out_dir / "best.pt"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.out_dir / "last.pt"
+
+
+def strip_curves(metrics: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """Metrics without the per-threshold curves (for compact log records)."""
+    if metrics is None:
+        return None
+    out = {k: v for k, v in metrics.items() if k != "variants"}
+    if "variants" in metrics:
+        out["variants"] = {
+            v: {k: x for k, x in m.items() if not k.endswith("curve") and not isinstance(x, (list, tuple))}
+            for v, m in metrics["variants"].items()
+        }
+    return out
+
+
+class Trainer:
+    """Sets up a run from a :class:`Config` and trains it.
+
+    Args:
+        cfg: the run config (``None`` numbers are filled from the model defaults).
+        dist_info: process-group information; default: :func:`init_distributed` from torchrun's
+            environment variables.
+    """
+
+    def __init__(self, cfg: Config, dist_info: Optional[DistInfo] = None) -> None:
+        cfg.validate()
+        self.dist = dist_info or init_distributed(cfg.device)
+        self.cfg = resolve_defaults(cfg)
+        self.cfg.check_paths()
+        self.device = self.dist.device
+        self.out_dir = Path(self.cfg.out_dir)
+        self.is_main = self.dist.is_main
+        if self.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.logger = RunLogger(self.out_dir / "log.jsonl", enabled=self.is_main)
+        if self.cfg.amp and self.device.type == "cpu":
+            self.logger.info("wsolx: AMP on CPU uses bfloat16 autocast")
+
+        seed_everything(self.cfg.seed)
+        c = self.cfg
+        self.train_set = build_dataset(c, c.data.train_split, train=True)
+        self.val_set = build_dataset(c, c.data.val_split, train=False) if c.data.val_split else None
+        self.model = build_model(c, self.train_set.num_classes).to(self.device)
+        if c.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = build_optimizer(self.model, c.optim)
+        self.scheduler = build_scheduler(self.optimizer, c.optim)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=c.amp and self.device.type == "cuda")
+        self.start_epoch = 0
+        self.best: Dict[str, Any] = {}
+        self._resume()
+
+        self.step_module: nn.Module = LossModule(self.model)
+        if self.dist.world_size > 1:
+            find_unused = c.find_unused_parameters
+            if find_unused is None:
+                find_unused = c.model.method != "cam"
+            self.step_module = nn.parallel.DistributedDataParallel(
+                self.step_module,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=find_unused,
+            )
+        self.sampler = DistributedSampler(
+            self.train_set,
+            num_replicas=self.dist.world_size,
+            rank=self.dist.rank,
+            shuffle=True,
+            seed=c.seed,
+            drop_last=False,
+        )
+        per_rank = len(self.sampler)
+        self.loader = DataLoader(
+            self.train_set,
+            batch_size=c.data.batch_size,
+            sampler=self.sampler,
+            num_workers=c.data.num_workers,
+            collate_fn=collate_with_index,
+            pin_memory=self.device.type == "cuda",
+            # Drop the incomplete last batch (a batch of one image breaks BatchNorm) unless it is the only one.
+            drop_last=per_rank > c.data.batch_size,
+        )
+        if len(self.loader) == 0:
+            raise ConfigError(f"the training split {c.data.train_split!r} gives no batch on rank {self.dist.rank}")
+
+    # ------------------------------------------------------------------ resume
+    def _resume(self) -> None:
+        path = self.cfg.resume
+        if not path:
+            return
+        if path == "auto":
+            p = self.out_dir / "last.pt"
+            if not p.is_file():
+                self.logger.info(f"wsolx: no checkpoint at {p}; starting from scratch")
+                return
+            path = str(p)
+        ckpt = load_checkpoint(path, map_location=self.device)
+        try:
+            self.model.load_state_dict(ckpt["model"])
+        except RuntimeError as exc:
+            raise CheckpointError(f"checkpoint {path!r} does not fit model {self.cfg.model.arch!r}: {exc}") from None
+        if ckpt.get("optimizer") is not None:
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+        if ckpt.get("scheduler") is not None:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt.get("scaler") is not None and self.scaler.is_enabled():
+            self.scaler.load_state_dict(ckpt["scaler"])
+        self.start_epoch = int(ckpt["epoch"])
+        self.best = dict(ckpt.get("best") or {})
+        self.logger.info(f"wsolx: resumed from {path} after epoch {self.start_epoch}")
+        self.logger.log("resume", checkpoint=str(path), epoch=self.start_epoch)
+
+    # ------------------------------------------------------------------ one epoch
+    def train_one_epoch(self, epoch: int) -> Dict[str, float]:
+        """One pass over this rank's shard; returns the loss / accuracy averaged over all ranks."""
+        c = self.cfg
+        seed_everything(epoch_seed(c.seed, epoch, self.dist.rank))
+        self.sampler.set_epoch(epoch)
+        self.step_module.train()
+        totals = torch.zeros(3, dtype=torch.float64)  # loss * n, correct, n
+        t0 = time.time()
+        bar = tqdm(
+            self.loader,
+            desc=f"epoch {epoch + 1}/{c.optim.epochs}",
+            disable=not (c.progress and self.is_main),
+            leave=False,
+            dynamic_ncols=True,
+        )
+        for step, (images, labels, _) in enumerate(bar):
+            images = images.to(self.device, non_blocking=True)
+            if c.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            labels = labels.to(self.device, non_blocking=True)
+            with autocast(self.device, c.amp):
+                loss, logits = self.step_module(images, labels)
+            if not torch.isfinite(loss.detach()):
+                raise FloatingPointError(
+                    f"non-finite training loss {loss.item()} at epoch {epoch + 1}, step {step} "
+                    "(try a lower optim.lr)"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            n = labels.size(0)
+            totals += torch.tensor(
+                [loss.detach().float().item() * n, (logits.detach().argmax(1) == labels).sum().item(), n],
+                dtype=torch.float64,
+            )
+            if step % c.log_every == 0:
+                bar.set_postfix(loss=f"{totals[0] / totals[2]:.3f}", acc=f"{100 * totals[1] / totals[2]:.1f}")
+        bar.close()
+        all_reduce_sum(totals)
+        return {
+            "train_loss": float(totals[0] / totals[2]),
+            "train_acc": float(100.0 * totals[1] / totals[2]),
+            "lr": float(self.optimizer.param_groups[0]["lr"]),
+            "epoch_time": round(time.time() - t0, 2),
+        }
+
+    def evaluate_split(self, split: str, desc: str, dataset: Optional[Any] = None) -> Dict[str, Any]:
+        """:func:`wsolx.engine.eval_runs.evaluate_split` of the current model with this run's settings."""
+        return evaluate_split(self.model, self.cfg, split, device=self.device, desc=desc, dataset=dataset)
+
+    def _score(self, metrics: Dict[str, Any]) -> float:
+        e = self.cfg.eval
+        vm = metrics["variants"][e.select_variant]
+        if e.select_metric in vm:
+            return float(vm[e.select_metric])
+        if e.select_metric in metrics:
+            return float(metrics[e.select_metric])
+        names = sorted(k for k, v in vm.items() if isinstance(v, (int, float))) + ["Top-1 Cls"]
+        raise ConfigError(f"eval.select_metric {e.select_metric!r} is not computed on the validation split; choose from {names}")
+
+    def _save(self, name: str, epoch: int) -> None:
+        if self.is_main:
+            save_checkpoint(
+                self.out_dir / name,
+                model=self.model,
+                epoch=epoch,
+                config=self.cfg.to_dict(),
+                optimizer=self.optimizer,
+                scheduler=self.scheduler,
+                scaler=self.scaler,
+                best=self.best,
+            )
+
+    # ------------------------------------------------------------------ the run
+    def fit(self) -> TrainResult:
+        """Train from ``start_epoch`` to ``optim.epochs``, select by validation, test the best."""
+        c = self.cfg
+        if self.is_main:
+            c.save(self.out_dir / "config.json")
+            self.logger.log(
+                "start",
+                config=c.to_dict(),
+                world_size=self.dist.world_size,
+                device=str(self.device),
+                train_images=len(self.train_set),
+                val_images=len(self.val_set) if self.val_set is not None else 0,
+            )
+        history: List[Dict[str, Any]] = []
+        epochs = int(c.optim.epochs)
+        best_val: Optional[Dict[str, Any]] = None
+        for epoch in range(self.start_epoch, epochs):
+            rec: Dict[str, Any] = {"epoch": epoch + 1, **self.train_one_epoch(epoch)}
+            self.scheduler.step()
+            last = epoch + 1 == epochs
+            val = None
+            if self.val_set is not None and (last or (c.eval_every and (epoch + 1) % c.eval_every == 0)):
+                val = self.evaluate_split(c.data.val_split, f"val {epoch + 1}", self.val_set)
+                score = self._score(val)
+                rec["val"] = strip_curves(val)
+                rec["val_score"] = score
+                if not self.best or score > self.best["score"] or math.isnan(self.best["score"]):
+                    self.best = {"epoch": epoch + 1, "score": score, "metric": c.eval.select_metric,
+                                 "variant": c.eval.select_variant}
+                    best_val = val
+                    self._save("best.pt", epoch + 1)
+            elif self.val_set is None and last:
+                self.best = {"epoch": epoch + 1, "score": float("nan"), "metric": "last epoch", "variant": ""}
+                self._save("best.pt", epoch + 1)
+            self._save("last.pt", epoch + 1)
+            self.logger.log("epoch", **rec)
+            self.logger.info(_epoch_line(rec, c))
+            history.append(rec)
+        barrier()
+        result = TrainResult(self.out_dir, c, dict(self.best), history, val=best_val, model=self.model)
+        if c.final_test and c.data.test_split:
+            result.test = self.test_best()
+            result.val = best_val
+            if self.is_main:
+                write_metrics(self.out_dir / "metrics.json", best=self.best, val=best_val, test=result.test)
+        return result
+
+    def test_best(self) -> Dict[str, Any]:
+        """Load ``best.pt`` (or keep the current weights when there is none) and evaluate the test split."""
+        best_path = self.out_dir / "best.pt"
+        barrier()
+        if best_path.is_file():
+            self.model.load_state_dict(load_checkpoint(best_path, map_location=self.device)["model"])
+        test = self.evaluate_split(self.cfg.data.test_split, "test")
+        self.logger.log("test", checkpoint=str(best_path), best=self.best, metrics=strip_curves(test))
+        return test
+
+
+def write_metrics(path: Path, **sections: Any) -> None:
+    """Write ``sections`` as indented JSON (curves included)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_jsonable(sections), indent=2) + "\n")
+
+
+def _epoch_line(rec: Dict[str, Any], cfg: Config) -> str:
+    s = f"epoch {rec['epoch']:3d}  loss {rec['train_loss']:.4f}  acc {rec['train_acc']:5.1f}  lr {rec['lr']:.2e}  {rec['epoch_time']:.1f}s"
+    if "val" in rec:
+        v = rec["val"]
+        s += f"  | val Top-1 Cls {v.get('Top-1 Cls', float('nan')):.1f}"
+        vm = v["variants"].get(cfg.eval.select_variant, {})
+        for k in ("MaxBoxAcc", "MaxBoxAccV2", "GT-known Loc", "PxAP"):
+            if k in vm:
+                s += f"  {k} {vm[k]:.1f}"
+    return s
+
+
+def train(cfg: Config, dist_info: Optional[DistInfo] = None) -> TrainResult:
+    """Build a :class:`Trainer` and run :meth:`Trainer.fit`."""
+    return Trainer(cfg, dist_info).fit()

@@ -1,0 +1,72 @@
+"""Base class of the WSOL methods and the plain CAM objective.
+
+A method is an ``nn.Module`` stored as ``model.method``. It owns the method-specific layers
+(trained at the new-layer learning rate) and implements
+
+* :meth:`WSOLMethod.attach`: called once by the model builder (create heads, insert layers);
+* :meth:`WSOLMethod.training_loss`: ``(model, images, labels) -> (loss, logits)``;
+* :meth:`WSOLMethod.cams`: the localisation maps (the raw CAM by default).
+
+Methods never hold a reference to the model (it is passed in), never change the plain forward
+path in eval mode, and keep pooling (TAP / GAP) the model's, so every method composes with TAP,
+NWC (``cams(..., clamp_negative=True)``) and PaS (applied by the evaluator).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wsolx.ops.cam import cam
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wsolx.models.base import WSOLModel
+
+__all__ = ["WSOLMethod", "CAM", "minmax_normalize"]
+
+
+def minmax_normalize(maps: Tensor) -> Tensor:
+    """Per-map min-max normalisation over the last two dims: ``(..., h, w) -> (..., h, w)`` in [0, 1].
+
+    A constant map becomes all zeros (no NaN).
+    """
+    flat = maps.flatten(-2)
+    lo = flat.amin(dim=-1, keepdim=True)
+    hi = flat.amax(dim=-1, keepdim=True)
+    span = hi - lo
+    out = torch.where(span > 0, (flat - lo) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(flat))
+    return out.reshape(maps.shape)
+
+
+class WSOLMethod(nn.Module):
+    """Base WSOL method: cross-entropy on the plain forward path and the raw CAM."""
+
+    name: ClassVar[str] = ""
+
+    def attach(self, model: "WSOLModel") -> None:
+        """Called once when ``model`` is built (after its neck and head exist).
+
+        Runs under ``torch.device("meta")``: create layers here, initialise them in
+        :meth:`reset_parameters` (called once the model is allocated).
+        """
+
+    def reset_parameters(self) -> None:
+        """Initialise the method's own layers (the model has already run its default init)."""
+
+    def training_loss(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+        """``(B, 3, H, W), (B,) -> (scalar loss, logits (B, num_classes))``."""
+        logits = model(images)
+        return F.cross_entropy(logits, labels), logits
+
+    def cams(self, model: "WSOLModel", images: Tensor, labels: Tensor, clamp_negative: bool = False) -> Tensor:
+        """Raw CAMs ``(B, h, w)`` of ``labels`` from ``model.forward_features`` (NWC when asked)."""
+        return cam(model.forward_features(images), model.head.fc.weight, labels, clamp_negative)
+
+
+class CAM(WSOLMethod):
+    """Class Activation Mapping (Zhou et al., CVPR 2016): plain cross-entropy training."""
+
+    name = "cam"

@@ -1,0 +1,110 @@
+"""Loading pretrained ImageNet weights from a local file (never from the network).
+
+``weights=`` of every builder accepts a path to a file written by ``torch.save(state_dict)`` (the
+torchvision ``.pth`` files are such files) or an in-memory state dict. The classifier keys of the
+source model (``model.pretrained_drop_prefixes``, e.g. VGG16's ``classifier.*``, ResNet50's
+``fc.*``) are dropped, the rest must match the model's trunk exactly: every trunk tensor present,
+no extra key, same shapes. Otherwise :class:`PretrainedWeightsError` lists the missing, unexpected
+and mis-shaped keys. New layers (neck, classifier, method heads) keep their initialisation.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping
+
+import torch
+from torch import Tensor
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wsolx.models.base import WSOLModel
+
+__all__ = ["PretrainedWeightsError", "read_state_dict", "load_pretrained_weights"]
+
+_SHOW = 12  # keys listed per category in error messages
+
+
+class PretrainedWeightsError(ValueError):
+    """The pretrained state dict does not match the model's trunk."""
+
+
+def read_state_dict(weights: Any) -> Dict[str, Tensor]:
+    """A ``{name: tensor}`` state dict from a local file path or a mapping.
+
+    Accepts ``{"state_dict": ...}`` / ``{"model": ...}`` checkpoints and strips a ``module.``
+    prefix (DataParallel). URLs and torchvision ``WeightsEnum`` values are refused: wsolx never
+    downloads weights.
+    """
+    if isinstance(weights, Mapping):
+        obj: Any = weights
+        where = "the given state dict"
+    elif isinstance(weights, (str, os.PathLike)):
+        path = os.fspath(weights)
+        if "://" in path:
+            raise ValueError(f"weights={path!r} looks like a URL; wsolx never downloads weights, pass a local file")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"weights file not found: {path!r}")
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        where = repr(path)
+    else:
+        raise TypeError(
+            "weights must be a local file path or a state dict (torchvision WeightsEnum values are not "
+            f"accepted: wsolx never downloads), got {type(weights).__name__}"
+        )
+    for wrapper in ("state_dict", "model"):
+        if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
+            obj = obj[wrapper]
+    if not isinstance(obj, Mapping):
+        raise TypeError(f"{where} does not hold a state dict (got {type(obj).__name__})")
+    bad = [k for k, v in obj.items() if not isinstance(k, str) or not isinstance(v, Tensor)]
+    if bad:
+        raise TypeError(f"{where} is not a state dict of tensors; offending keys: {bad[:_SHOW]}")
+    sd = dict(obj)
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    return sd
+
+
+def _fmt(keys: List[str]) -> str:
+    more = f" ... (+{len(keys) - _SHOW} more)" if len(keys) > _SHOW else ""
+    return ", ".join(keys[:_SHOW]) + more
+
+
+def load_pretrained_weights(model: "WSOLModel", weights: Any) -> None:
+    """Load pretrained weights into ``model``'s trunk, strictly.
+
+    Args:
+        model: a :class:`~wsolx.models.base.WSOLModel`.
+        weights: local file path or state dict (see :func:`read_state_dict`).
+
+    Raises:
+        PretrainedWeightsError: missing / unexpected / mis-shaped keys, all listed.
+    """
+    sd = read_state_dict(weights)
+    drop = tuple(model.pretrained_drop_prefixes)
+    sd = {k: v for k, v in sd.items() if not k.startswith(drop)}
+    own = {k: v for k, v in model.state_dict().items() if model.is_pretrained_key(k)}
+    # Checkpoints older than PyTorch 0.4.1 (e.g. torchvision's original .pth files) have no
+    # BatchNorm ``num_batches_tracked`` buffers; those default to 0.
+    missing = sorted(k for k in set(own) - set(sd) if not k.endswith("num_batches_tracked"))
+    unexpected = sorted(set(sd) - set(own))
+    mismatched = sorted(k for k in set(sd) & set(own) if tuple(sd[k].shape) != tuple(own[k].shape))
+    if missing or unexpected or mismatched:
+        lines = [
+            f"{model.arch}: pretrained weights do not match the model's trunk "
+            f"(classifier keys {list(drop)} were dropped first)."
+        ]
+        if missing:
+            lines.append(f"  missing ({len(missing)}): {_fmt(missing)}")
+        if unexpected:
+            lines.append(f"  unexpected ({len(unexpected)}): {_fmt(unexpected)}")
+        if mismatched:
+            shown = [f"{k}: file {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}" for k in mismatched]
+            lines.append(f"  shape mismatch ({len(mismatched)}): {_fmt(shown)}")
+        raise PretrainedWeightsError("\n".join(lines))
+    result = model.load_state_dict(sd, strict=False)
+    if result.unexpected_keys:  # cannot happen after the checks above
+        raise PretrainedWeightsError(f"{model.arch}: unexpected keys {result.unexpected_keys}")

@@ -1,0 +1,195 @@
+"""Report figures (matplotlib, Agg backend): CAM overlays with boxes, box accuracy curves, metric table."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+__all__ = ["cam_grid", "box_acc_curves", "metrics_table_figure", "curve_matrix"]
+
+PathLike = Union[str, Path]
+GT_COLOR = "#00e676"
+PRED_COLOR = "#ff1744"
+
+
+def _box_patch(box: Sequence[float], color: str, lw: float = 1.6) -> Rectangle:
+    x0, y0, x1, y1 = (float(v) for v in box[:4])
+    return Rectangle((x0, y0), max(x1 - x0, 0.5), max(y1 - y0, 0.5), fill=False, edgecolor=color, linewidth=lw)
+
+
+def cam_grid(
+    examples: Sequence[Mapping[str, Any]],
+    variant: str,
+    path: PathLike,
+    *,
+    title: str = "",
+    ncols: int = 4,
+    class_names: Optional[Sequence[str]] = None,
+    alpha: float = 0.5,
+) -> Path:
+    """A grid of CAM overlays for one variant: GT boxes in green, predicted box in red.
+
+    Args:
+        examples: items of :func:`wsolx.engine.evaluator.collect_examples`: ``image`` ``(S, S, 3)``
+            uint8, ``cams[variant]`` ``(S, S)`` in [0, 1], ``boxes[variant]`` ``(4,)``, ``gt_boxes``
+            ``(G, 4)``, ``label``, ``pred``.
+        variant: which variant's CAM and box to draw.
+        path: PNG to write.
+        title: figure title.
+        ncols: images per row.
+        class_names: optional names for the labels.
+        alpha: CAM opacity.
+
+    Returns:
+        The written path.
+    """
+    if not examples:
+        raise ValueError("cam_grid: no examples to draw")
+    n = len(examples)
+    ncols = max(1, min(ncols, n))
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.75 * nrows + (0.4 if title else 0)), squeeze=False)
+    name = (lambda k: class_names[k]) if class_names else (lambda k: str(k))
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, ex in zip(axes.flat, examples):
+        ax.imshow(ex["image"])
+        ax.imshow(ex["cams"][variant], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
+        for b in np.asarray(ex["gt_boxes"]).reshape(-1, 4):
+            ax.add_patch(_box_patch(b, GT_COLOR))
+        ax.add_patch(_box_patch(ex["boxes"][variant], PRED_COLOR))
+        wrong = ex["pred"] != ex["label"]
+        ax.set_title(f"gt: {name(ex['label'])}\npred: {name(ex['pred'])}", fontsize=7,
+                     color="#c62828" if wrong else "black")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def curve_matrix(curve: Any, iou_thresholds: Sequence[float]) -> np.ndarray:
+    """A box-accuracy curve as a ``(len(iou_thresholds), T)`` array (percent).
+
+    Accepts a dict keyed by IoU threshold (as float, int percent or string), a nested list
+    ``(I, T)``, or a single list ``(T,)`` (then repeated for every IoU threshold).
+    """
+    if isinstance(curve, Mapping):
+        rows = []
+        for t in iou_thresholds:
+            keys = [t, float(t), int(round(t * 100)), str(t), str(int(round(t * 100))), f"{t:.1f}", f"{t:.2f}"]
+            for k in keys:
+                if k in curve:
+                    rows.append(np.asarray(curve[k], dtype=float))
+                    break
+            else:
+                raise KeyError(f"box_acc_curve has no entry for IoU {t} (keys: {list(curve)[:6]})")
+        return np.stack(rows)
+    arr = np.asarray(curve, dtype=float)
+    if arr.ndim == 1:
+        return np.repeat(arr[None], len(iou_thresholds), axis=0)
+    return arr
+
+
+def box_acc_curves(
+    curves: Mapping[str, Any],
+    path: PathLike,
+    *,
+    thresholds: Sequence[float],
+    iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
+    fixed_thresholds: Optional[Mapping[str, float]] = None,
+    title: str = "Box accuracy vs CAM threshold",
+) -> Path:
+    """Box accuracy (percent) against the CAM threshold, one panel per IoU threshold, one line per variant.
+
+    Args:
+        curves: label -> ``box_acc_curve`` (any form :func:`curve_matrix` accepts).
+        path: PNG to write.
+        thresholds: the ``T`` CAM thresholds of the curves.
+        iou_thresholds: IoU thresholds (one panel each).
+        fixed_thresholds: label -> the variant's fixed operating threshold (drawn as a marker).
+        title: figure title.
+    """
+    if not curves:
+        raise ValueError("box_acc_curves: no curves to draw")
+    th = np.asarray(thresholds, dtype=float)
+    k = len(iou_thresholds)
+    fig, axes = plt.subplots(1, k, figsize=(4.2 * k, 3.6), squeeze=False, sharey=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ci, (label, curve) in enumerate(curves.items()):
+        mat = curve_matrix(curve, iou_thresholds)
+        color = colors[ci % len(colors)]
+        style = "--" if "+" in label or "PaS" in label else "-"
+        for j, ax in enumerate(axes[0]):
+            y = mat[j][: len(th)]
+            ax.plot(th[: len(y)], y, style, color=color, label=label, linewidth=1.5)
+            if fixed_thresholds and label in fixed_thresholds:
+                ft = fixed_thresholds[label]
+                yi = float(np.interp(ft, th[: len(y)], y))
+                ax.plot([ft], [yi], "o", color=color, markersize=5)
+    for j, ax in enumerate(axes[0]):
+        ax.set_title(f"IoU >= {iou_thresholds[j]:g}", fontsize=9)
+        ax.set_xlabel("CAM threshold (fraction of the standard value)")
+        ax.set_xlim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("box accuracy (%)")
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def metrics_table_figure(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], path: PathLike, *, first: str = "variant", title: str = ""
+) -> Path:
+    """The metric table as a PNG (best value of each column in bold)."""
+    if not rows:
+        raise ValueError("metrics_table_figure: no rows")
+    header = [first, *columns]
+    cells: List[List[str]] = []
+    best: Dict[str, float] = {}
+    for c in columns:
+        vals = [r.get(c) for r in rows if isinstance(r.get(c), (int, float))]
+        if vals:
+            best[c] = max(vals)
+    for r in rows:
+        line = [str(r.get(first, ""))]
+        for c in columns:
+            v = r.get(c)
+            line.append("-" if v is None else (f"{v:.2f}" if isinstance(v, (int, float)) else str(v)))
+        cells.append(line)
+    fig_w = max(6.0, 1.25 * len(header) + 1.0)
+    fig, ax = plt.subplots(figsize=(fig_w, 0.45 * (len(rows) + 1) + (0.5 if title else 0.2)))
+    ax.axis("off")
+    table = ax.table(cellText=cells, colLabels=header, loc="center", cellLoc="center")
+    table.auto_set_font_size(False)
+    table.set_fontsize(8)
+    table.scale(1.0, 1.3)
+    for (i, j), cell in table.get_celld().items():
+        if i == 0:
+            cell.set_text_props(weight="bold")
+            cell.set_facecolor("#eceff1")
+        elif j > 0:
+            c = columns[j - 1]
+            v = rows[i - 1].get(c)
+            if isinstance(v, (int, float)) and c in best and v == best[c]:
+                cell.set_text_props(weight="bold")
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
