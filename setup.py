@@ -34,6 +34,19 @@ def _prepare_cuda_home() -> None:
         os.environ["CUDA_HOME"] = "/usr/local/cuda"
 
 
+def _pip_cuda_include_dirs() -> list[str]:
+    """Headers of the pip-installed CUDA libraries (cuSPARSE, cuBLAS, ...) that torch's CUDA headers
+    include; a bare toolkit (nvcc + cudart only) lacks them."""
+    try:
+        import nvidia  # namespace package installed with CUDA builds of torch
+    except ImportError:
+        return []
+    dirs: list[str] = []
+    for root in getattr(nvidia, "__path__", []):
+        dirs += sorted(glob.glob(os.path.join(root, "*", "include")))
+    return [d for d in dirs if os.path.isdir(d)]
+
+
 def _extension_modules() -> tuple[list, dict]:
     if _env_flag("WSOLX_NO_EXTENSION"):
         print("wsolx: WSOLX_NO_EXTENSION=1, installing the pure-PyTorch fallback only")
@@ -62,19 +75,21 @@ def _extension_modules() -> tuple[list, dict]:
     define_macros: list[tuple[str, str | None]] = []
     extra_link = ["-fopenmp"]
     extension_cls = CppExtension
+    include_dirs = [os.path.join(here, csrc)]
     extra_compile: dict[str, list[str]] = {"cxx": cxx_flags}
     if with_cuda:
         os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "8.0;9.0")
         sources += cuda_sources
         define_macros.append(("WSOLX_WITH_CUDA", None))
         extension_cls = CUDAExtension
+        include_dirs += _pip_cuda_include_dirs()
         # --fmad=false: the box kernel must round exactly like the CPU kernel and numpy.
         extra_compile["nvcc"] = ["-O3", "--fmad=false", "-lineinfo"]
     print(f"wsolx: building wsolx._C ({'CPU + CUDA' if with_cuda else 'CPU only'})")
     ext = extension_cls(
         name="wsolx._C",
         sources=sources,
-        include_dirs=[os.path.join(here, csrc)],
+        include_dirs=include_dirs,
         define_macros=define_macros,
         extra_compile_args=extra_compile,
         extra_link_args=extra_link,

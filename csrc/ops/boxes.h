@@ -12,7 +12,9 @@ inline void check_boxes_input(const at::Tensor& scoremaps, const at::Tensor& thr
               scoremaps.scalar_type());
   TORCH_CHECK(scoremaps.size(1) >= 1 && scoremaps.size(2) >= 1, "scoremap_boxes: empty image size ",
               scoremaps.sizes());
-  TORCH_CHECK(scoremaps.size(1) * scoremaps.size(2) < (int64_t(1) << 28), "scoremap_boxes: image too large");
+  TORCH_CHECK(scoremaps.size(1) <= 32767 && scoremaps.size(2) <= 32767 &&
+                  scoremaps.size(1) * scoremaps.size(2) < (int64_t(1) << 28),
+              "scoremap_boxes: image too large (at most 32767 per side), got ", scoremaps.sizes());
   TORCH_CHECK(thresholds.dim() == 1 && thresholds.size(0) >= 1, "scoremap_boxes: thresholds must be (T,), T >= 1");
   TORCH_CHECK(thresholds.scalar_type() == at::kDouble, "scoremap_boxes: thresholds must be float64");
   TORCH_CHECK(thresholds.device() == scoremaps.device(), "scoremap_boxes: thresholds must be on the maps' device");

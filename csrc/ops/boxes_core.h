@@ -31,13 +31,6 @@ namespace boxes {
 
 constexpr int kLevels = 256;
 
-// Number of int32 words of workspace one map of size H x W needs.
-WSOLX_HD inline int64_t workspace_words(int64_t H, int64_t W) {
-  const int64_t hw = H * W;
-  const int64_t padded = (H + 2) * (W + 2);
-  return 12 * hw + 2 * padded + (hw + 3) / 4 + (padded + 3) / 4;
-}
-
 // 2 x area and 4 x Euler number (8-connectivity, Gray's bit-quads) of one 2x2 window pattern.
 // Bits: 1 = top-left, 2 = top-right, 4 = bottom-left, 8 = bottom-right.
 WSOLX_HD inline int window_area2(int pattern) {
@@ -53,6 +46,68 @@ WSOLX_HD inline int window_euler4(int pattern) {
   return 0;
 }
 
+// Statistics of a union-find root: one 32-byte record, so a union touches one cache line.
+struct Component {
+  int32_t size;
+  int32_t first;     // raster index of the first pixel
+  int32_t area2;     // 2 x contour area without hole filling (foreground pass)
+  int32_t euler4;    // 4 x Euler number (foreground); 1 if touching the border (background)
+  int32_t root_pos;  // position in the list of live roots
+  int16_t x0, y0, x1, y1;
+  int32_t pad;
+};
+
+// Number of int32 words of workspace one map of size H x W needs.
+WSOLX_HD inline int64_t workspace_words(int64_t H, int64_t W) {
+  const int64_t hw = H * W;
+  const int64_t padded = (H + 2) * (W + 2);
+  return 8 * hw /*components*/ + 3 * hw /*parent, roots, order*/ + 2 * padded /*mark, stack*/ + (hw + 3) / 4 +
+         (padded + 3) / 4 + 8 /*alignment*/;
+}
+
+// Lookup tables over the occupancy of the 8 neighbours, in circular order NW, N, NE, E, SE, S, SW,
+// W (bit i = ring cell i): the area/Euler change when the centre pixel joins, and one
+// representative per run of consecutive occupied ring cells (consecutive ring cells are
+// 8-adjacent, so each run already is one component and needs one union).
+struct RingTables {
+  int8_t delta_area2[256];
+  int8_t delta_euler4[256];
+  uint8_t reps[256][4];
+  uint8_t rep_count[256];
+
+  WSOLX_HD void build() {
+    const int rx[8] = {-1, 0, 1, 1, 1, 0, -1, -1};
+    const int ry[8] = {-1, -1, -1, 0, 1, 1, 1, 0};
+    for (int nb = 0; nb < 256; ++nb) {
+      int da = 0, de = 0;
+      for (int wy = -1; wy <= 0; ++wy) {
+        for (int wx = -1; wx <= 0; ++wx) {
+          int pattern = 0;
+          for (int c = 0; c < 4; ++c) {
+            const int ox = wx + (c & 1), oy = wy + (c >> 1);
+            bool on = ox == 0 && oy == 0;
+            for (int i = 0; i < 8 && !on; ++i) on = rx[i] == ox && ry[i] == oy && ((nb >> i) & 1);
+            if (on) pattern |= 1 << c;
+          }
+          const int self = 1 << ((-wy) * 2 + (-wx));
+          da += window_area2(pattern) - window_area2(pattern & ~self);
+          de += window_euler4(pattern) - window_euler4(pattern & ~self);
+        }
+      }
+      delta_area2[nb] = static_cast<int8_t>(da);
+      delta_euler4[nb] = static_cast<int8_t>(de);
+      int count = 0;
+      if (nb == 255) {
+        reps[nb][count++] = 0;
+      } else {
+        for (int i = 0; i < 8; ++i)
+          if (((nb >> i) & 1) && !((nb >> ((i + 7) & 7)) & 1)) reps[nb][count++] = static_cast<uint8_t>(i);
+      }
+      rep_count[nb] = static_cast<uint8_t>(count);
+    }
+  }
+};
+
 // numpy.percentile(q, p) with the default 'linear' method, from a histogram of n values.
 WSOLX_HD inline double percentile_from_histogram(const int32_t* hist, int64_t n, double p) {
   int hi_level = 0;
@@ -65,7 +120,7 @@ WSOLX_HD inline double percentile_from_histogram(const int32_t* hist, int64_t n,
   if (p >= 100.0) return static_cast<double>(hi_level);
   const double virt = static_cast<double>(n - 1) * (p / 100.0);
   if (virt >= static_cast<double>(n - 1)) return static_cast<double>(hi_level);
-  const double prev = floor(virt);
+  const double prev = static_cast<double>(static_cast<int64_t>(virt));  // virt >= 0: floor
   const int64_t k0 = static_cast<int64_t>(prev);
   // a = sorted[k0], b = sorted[k0 + 1]
   int64_t cum = 0;
@@ -98,26 +153,18 @@ WSOLX_HD inline int threshold_level(double t, double standard) {
 template <class Emit>
 class MapBoxes {
  public:
-  WSOLX_HD MapBoxes(int H, int W, int32_t* ws, int32_t* jorder, Emit& emit)
-      : H_(H), W_(W), hw_(H * W), emit_(emit), jorder_(jorder) {
-    const int64_t hw = hw_;
-    parent_ = ws;
-    size_ = parent_ + hw;
-    x0_ = size_ + hw;
-    y0_ = x0_ + hw;
-    x1_ = y0_ + hw;
-    y1_ = x1_ + hw;
-    first_ = y1_ + hw;
-    area2_ = first_ + hw;
-    euler4_ = area2_ + hw;  // background pass: 1 if the component touches the image border
-    root_pos_ = euler4_ + hw;
-    roots_ = root_pos_ + hw;
+  WSOLX_HD MapBoxes(int H, int W, int32_t* ws, int32_t* jorder, const RingTables& tables, Emit& emit)
+      : H_(H), W_(W), hw_(static_cast<int64_t>(H) * W), emit_(emit), jorder_(jorder), tables_(tables) {
+    const int64_t hw = hw_, padded = static_cast<int64_t>(H + 2) * (W + 2);
+    // Components first: 32-byte aligned when ws is.
+    comp_ = reinterpret_cast<Component*>(ws);
+    parent_ = ws + 8 * hw;
+    roots_ = parent_ + hw;
     order_ = roots_ + hw;
     mark_ = order_ + hw;
-    stack_ = mark_ + (H + 2) * (W + 2);
-    q_ = reinterpret_cast<uint8_t*>(stack_ + (H + 2) * (W + 2));
-    occ_ = reinterpret_cast<uint8_t*>(stack_ + (H + 2) * (W + 2) + (hw + 3) / 4);
-    build_tables();
+    stack_ = mark_ + padded;
+    q_ = reinterpret_cast<uint8_t*>(stack_ + padded);
+    occ_ = reinterpret_cast<uint8_t*>(stack_ + padded + (hw + 3) / 4);
   }
 
   WSOLX_HD void run(const float* s, const double* thresholds, int T, double percentile, bool multi) {
@@ -127,18 +174,7 @@ class MapBoxes {
     for (int64_t i = 0; i < hw_; ++i) hist[q_[i]]++;
     const double standard = percentile_from_histogram(hist, hw_, percentile);
 
-    // Counting sort of the pixels by level (raster order inside a level).
-    int32_t start[kLevels + 1];
-    int32_t acc = 0;
-    for (int v = 0; v < kLevels; ++v) {
-      start[v] = acc;
-      acc += hist[v];
-    }
-    start[kLevels] = acc;
-    for (int v = 0; v < kLevels; ++v) hist[v] = start[v];
-    for (int64_t i = 0; i < hw_; ++i) order_[hist[q_[i]]++] = static_cast<int32_t>(i);
-
-    // Counting sort of the thresholds by level: jorder_[lstart[L] .. lstart[L + 1]) have level L.
+    // Thresholds sorted by level: jorder_[lstart_[L] .. lstart_[L + 1]) have level L.
     for (int v = 0; v <= kLevels + 1; ++v) lstart_[v] = 0;
     int lmin = kLevels, lmax = 0;
     for (int j = 0; j < T; ++j) {
@@ -148,10 +184,24 @@ class MapBoxes {
       lmax = L > lmax ? L : lmax;
     }
     for (int v = 0; v <= kLevels; ++v) lstart_[v + 1] += lstart_[v];
-    {
-      int32_t fill[kLevels + 1];
-      for (int v = 0; v <= kLevels; ++v) fill[v] = lstart_[v];
-      for (int j = 0; j < T; ++j) jorder_[fill[threshold_level(thresholds[j], standard)]++] = j;
+    int32_t fill[kLevels + 1];
+    for (int v = 0; v <= kLevels; ++v) fill[v] = lstart_[v];
+    for (int j = 0; j < T; ++j) jorder_[fill[threshold_level(thresholds[j], standard)]++] = j;
+
+    // Pixels sorted by level (raster order inside a level); only levels that are ever used.
+    const int lo = multi ? 0 : lmin;
+    const int hi = kLevels;
+    int32_t start[kLevels + 1];
+    int32_t acc = 0;
+    for (int v = 0; v < kLevels; ++v) {
+      start[v] = acc;
+      if (v >= lo && v < hi) acc += hist[v];
+    }
+    start[kLevels] = acc;
+    for (int v = 0; v < kLevels; ++v) fill[v] = start[v];
+    for (int64_t i = 0; i < hw_; ++i) {
+      const int v = q_[i];
+      if (v >= lo && v < hi) order_[fill[v]++] = static_cast<int32_t>(i);
     }
 
     foreground_pass(start, lmin, multi);
@@ -188,127 +238,113 @@ class MapBoxes {
     return x;
   }
 
-  WSOLX_HD void push_root(int32_t r) {
-    root_pos_[r] = nroots_;
-    roots_[nroots_++] = r;
+  WSOLX_HD void new_root(int32_t p, int x, int y, int32_t euler4) {
+    parent_[p] = p;
+    Component& c = comp_[p];
+    c.size = 1;
+    c.first = p;
+    c.area2 = 0;
+    c.euler4 = euler4;
+    c.x0 = c.x1 = static_cast<int16_t>(x);
+    c.y0 = c.y1 = static_cast<int16_t>(y);
+    c.root_pos = nroots_;
+    roots_[nroots_++] = p;
   }
 
-  WSOLX_HD void drop_root(int32_t r) {
-    const int32_t pos = root_pos_[r];
-    const int32_t last = roots_[--nroots_];
-    roots_[pos] = last;
-    root_pos_[last] = pos;
+  // p joins root r (p is not yet anyone's root).
+  WSOLX_HD void attach(int32_t p, int x, int y, int32_t r) {
+    parent_[p] = r;
+    Component& c = comp_[r];
+    c.size += 1;
+    c.first = p < c.first ? p : c.first;
+    c.x0 = x < c.x0 ? static_cast<int16_t>(x) : c.x0;
+    c.x1 = x > c.x1 ? static_cast<int16_t>(x) : c.x1;
+    c.y0 = y < c.y0 ? static_cast<int16_t>(y) : c.y0;
+    c.y1 = y > c.y1 ? static_cast<int16_t>(y) : c.y1;
   }
 
-  // Merges the components of a and b; the larger becomes the root and takes the stats.
-  WSOLX_HD void unite(int32_t a, int32_t b, bool background) {
-    int32_t ra = find(a), rb = find(b);
-    if (ra == rb) return;
-    if (size_[ra] < size_[rb]) {
+  // Merges two roots; the larger one survives and takes the statistics. Returns the survivor.
+  WSOLX_HD int32_t merge(int32_t ra, int32_t rb, bool background) {
+    if (ra == rb) return ra;
+    if (comp_[ra].size < comp_[rb].size) {
       const int32_t t = ra;
       ra = rb;
       rb = t;
     }
     parent_[rb] = ra;
-    size_[ra] += size_[rb];
-    x0_[ra] = x0_[rb] < x0_[ra] ? x0_[rb] : x0_[ra];
-    y0_[ra] = y0_[rb] < y0_[ra] ? y0_[rb] : y0_[ra];
-    x1_[ra] = x1_[rb] > x1_[ra] ? x1_[rb] : x1_[ra];
-    y1_[ra] = y1_[rb] > y1_[ra] ? y1_[rb] : y1_[ra];
-    first_[ra] = first_[rb] < first_[ra] ? first_[rb] : first_[ra];
+    Component& a = comp_[ra];
+    const Component& b = comp_[rb];
+    a.size += b.size;
+    a.first = b.first < a.first ? b.first : a.first;
+    a.x0 = b.x0 < a.x0 ? b.x0 : a.x0;
+    a.y0 = b.y0 < a.y0 ? b.y0 : a.y0;
+    a.x1 = b.x1 > a.x1 ? b.x1 : a.x1;
+    a.y1 = b.y1 > a.y1 ? b.y1 : a.y1;
     if (background) {
-      euler4_[ra] |= euler4_[rb];
+      a.euler4 |= b.euler4;
     } else {
-      area2_[ra] += area2_[rb];
-      euler4_[ra] += euler4_[rb];
+      a.area2 += b.area2;
+      a.euler4 += b.euler4;
     }
-    drop_root(rb);
-  }
-
-  WSOLX_HD void make_set(int32_t p, int x, int y) {
-    parent_[p] = p;
-    size_[p] = 1;
-    x0_[p] = x1_[p] = x;
-    y0_[p] = y1_[p] = y;
-    first_[p] = p;
-    area2_[p] = 0;
-    euler4_[p] = 0;
-    push_root(p);
-  }
-
-  WSOLX_HD bool added(int x, int y) const {
-    return x >= 0 && y >= 0 && x < W_ && y < H_ && parent_[y * W_ + x] != -1;
-  }
-
-  // Ring of the 8 neighbours in circular order: NW, N, NE, E, SE, S, SW, W (bit i = ring[i]).
-  // For each occupancy pattern of the ring: the area/Euler change when the centre joins, and one
-  // representative per run of consecutive occupied ring cells (consecutive ring cells are
-  // 8-adjacent, so a run is already one component and one union per run suffices).
-  WSOLX_HD void build_tables() {
-    const int rx[8] = {-1, 0, 1, 1, 1, 0, -1, -1};
-    const int ry[8] = {-1, -1, -1, 0, 1, 1, 1, 0};
-    for (int nb = 0; nb < 256; ++nb) {
-      int da = 0, de = 0;
-      for (int wy = -1; wy <= 0; ++wy) {
-        for (int wx = -1; wx <= 0; ++wx) {
-          int pattern = 0;
-          for (int c = 0; c < 4; ++c) {
-            const int ox = wx + (c & 1), oy = wy + (c >> 1);
-            bool on = ox == 0 && oy == 0;
-            for (int i = 0; i < 8 && !on; ++i) on = rx[i] == ox && ry[i] == oy && ((nb >> i) & 1);
-            if (on) pattern |= 1 << c;
-          }
-          const int self = 1 << ((-wy) * 2 + (-wx));
-          da += window_area2(pattern) - window_area2(pattern & ~self);
-          de += window_euler4(pattern) - window_euler4(pattern & ~self);
-        }
-      }
-      delta_area2_[nb] = static_cast<int8_t>(da);
-      delta_euler4_[nb] = static_cast<int8_t>(de);
-      int count = 0;
-      for (int i = 0; i < 8; ++i) {
-        const int prev = (i + 7) & 7;
-        if (((nb >> i) & 1) && (!((nb >> prev) & 1) || nb == 255)) {
-          if (nb == 255 && i != 0) continue;
-          reps_[nb][count++] = static_cast<uint8_t>(i);
-        }
-      }
-      rep_count_[nb] = static_cast<uint8_t>(count);
-    }
+    // Drop rb from the list of live roots.
+    const int32_t pos = b.root_pos;
+    const int32_t last = roots_[--nroots_];
+    roots_[pos] = last;
+    comp_[last].root_pos = pos;
+    return ra;
   }
 
   WSOLX_HD void add_foreground(int32_t p) {
-    const int x = p % W_, y = p / W_;
+    const int x = static_cast<int>(p % W_), y = static_cast<int>(p / W_);
     const int W2 = W_ + 2;
-    const uint8_t* o = occ_ + (y + 1) * W2 + (x + 1);
+    uint8_t* o = occ_ + (y + 1) * W2 + (x + 1);
     const int nb = o[-W2 - 1] | (o[-W2] << 1) | (o[-W2 + 1] << 2) | (o[1] << 3) | (o[W2 + 1] << 4) | (o[W2] << 5) |
                    (o[W2 - 1] << 6) | (o[-1] << 7);
-    occ_[(y + 1) * W2 + (x + 1)] = 1;
-    make_set(p, x, y);
+    *o = 1;
     const int ring_offset[8] = {-W_ - 1, -W_, -W_ + 1, 1, W_ + 1, W_, W_ - 1, -1};
-    for (int k = 0; k < rep_count_[nb]; ++k) unite(p, p + ring_offset[reps_[nb][k]], false);
-    const int32_t r = find(p);
-    area2_[r] += delta_area2_[nb];
-    euler4_[r] += delta_euler4_[nb];
+    const int count = tables_.rep_count[nb];
+    int32_t r;
+    if (count == 0) {
+      new_root(p, x, y, 0);
+      r = p;
+    } else {
+      r = find(p + ring_offset[tables_.reps[nb][0]]);
+      for (int k = 1; k < count; ++k) r = merge(r, find(p + ring_offset[tables_.reps[nb][k]]), false);
+      attach(p, x, y, r);
+    }
+    comp_[r].area2 += tables_.delta_area2[nb];
+    comp_[r].euler4 += tables_.delta_euler4[nb];
   }
 
   WSOLX_HD void add_background(int32_t p) {
-    const int x = p % W_, y = p / W_;
-    make_set(p, x, y);
-    euler4_[p] = (x == 0 || y == 0 || x == W_ - 1 || y == H_ - 1) ? 1 : 0;
-    if (added(x - 1, y)) unite(p, p - 1, true);
-    if (added(x + 1, y)) unite(p, p + 1, true);
-    if (added(x, y - 1)) unite(p, p - W_, true);
-    if (added(x, y + 1)) unite(p, p + W_, true);
+    const int x = static_cast<int>(p % W_), y = static_cast<int>(p / W_);
+    const int W2 = W_ + 2;
+    uint8_t* o = occ_ + (y + 1) * W2 + (x + 1);
+    *o = 1;
+    const int32_t border = (x == 0 || y == 0 || x == W_ - 1 || y == H_ - 1) ? 1 : 0;
+    int32_t r = -1;
+    const int32_t nbr[4] = {o[-1] ? p - 1 : -1, o[1] ? p + 1 : -1, o[-W2] ? p - W_ : -1, o[W2] ? p + W_ : -1};
+    for (int k = 0; k < 4; ++k) {
+      if (nbr[k] < 0) continue;
+      const int32_t rn = find(nbr[k]);
+      r = r < 0 ? rn : merge(r, rn, true);
+    }
+    if (r < 0) {
+      new_root(p, x, y, border);
+    } else {
+      attach(p, x, y, r);
+      comp_[r].euler4 |= border;
+    }
   }
 
-  // 2 x cv2.contourArea of the outer contour of component r with its holes filled.
+  // 2 x cv2.contourArea of the outer contour of component r with its holes filled: flood fill
+  // of the outside inside the bbox grown by one pixel, then the window count.
   WSOLX_HD int32_t filled_area2(int32_t r) {
-    const int bx0 = x0_[r] - 1, by0 = y0_[r] - 1;
-    const int lw = x1_[r] - x0_[r] + 3, lh = y1_[r] - y0_[r] + 3;
+    const Component& c = comp_[r];
+    const int bx0 = c.x0 - 1, by0 = c.y0 - 1;
+    const int lw = c.x1 - c.x0 + 3, lh = c.y1 - c.y0 + 3;
     ++stamp_;
     int32_t top = 0;
-    // Seeds: the ring around the bbox is outside by construction.
     for (int lx = 0; lx < lw; ++lx) {
       mark_[lx] = stamp_;
       stack_[top++] = lx;
@@ -331,7 +367,7 @@ class MapBoxes {
         const int32_t ni = ny[k] * lw + nx[k];
         if (mark_[ni] == stamp_) continue;
         const int32_t p = (by0 + ny[k]) * W_ + (bx0 + nx[k]);
-        if (parent_[p] != -1 && find(p) == r) continue;  // part of the component
+        if (occ_[(by0 + ny[k] + 1) * (W_ + 2) + bx0 + nx[k] + 1] && find(p) == r) continue;  // in the component
         mark_[ni] = stamp_;
         stack_[top++] = ni;
       }
@@ -348,6 +384,20 @@ class MapBoxes {
     return area2;
   }
 
+  // Area bounds (2x units). Lower: the hole-less area, exact for a component without holes
+  // (Euler number 1). Upper: each pixel in a hole (or nested in one) adds at most 4 windows x 2,
+  // and the outer polygon lies inside the bbox of the pixel centres.
+  WSOLX_HD int32_t upper_area2(int32_t r) const {
+    const Component& c = comp_[r];
+    if (c.euler4 == 4) return c.area2;
+    const int64_t w = c.x1 - c.x0 + 1, h = c.y1 - c.y0 + 1;
+    const int64_t by_holes = c.area2 + 8 * (w * h - c.size);
+    const int64_t by_box = 2 * (w - 1) * (h - 1);
+    return static_cast<int32_t>(by_holes < by_box ? by_holes : by_box);
+  }
+
+  WSOLX_HD int32_t exact_area2(int32_t r) { return comp_[r].euler4 == 4 ? comp_[r].area2 : filled_area2(r); }
+
   WSOLX_HD void emit_levels(int level, int x0, int y0, int x1, int y1) {
     const int bx1 = x1 + 1 < W_ - 1 ? x1 + 1 : W_ - 1;
     const int by1 = y1 + 1 < H_ - 1 ? y1 + 1 : H_ - 1;
@@ -358,16 +408,6 @@ class MapBoxes {
     for (int32_t k = lstart_[level]; k < lstart_[level + 1]; ++k) emit_.box(jorder_[k], 0, 0, 0, 0);
   }
 
-  WSOLX_HD int32_t upper_area2(int32_t r) const {
-    if (euler4_[r] == 4) return area2_[r];
-    const int64_t w = x1_[r] - x0_[r] + 1, h = y1_[r] - y0_[r] + 1;
-    const int64_t by_holes = area2_[r] + 8 * (w * h - size_[r]);
-    const int64_t by_box = 2 * (w - 1) * (h - 1);
-    return static_cast<int32_t>(by_holes < by_box ? by_holes : by_box);
-  }
-
-  WSOLX_HD int32_t exact_area2(int32_t r) { return euler4_[r] == 4 ? area2_[r] : filled_area2(r); }
-
   WSOLX_HD void snapshot_foreground(int level, bool multi) {
     if (nroots_ == 0) {
       emit_empty(level);
@@ -375,51 +415,55 @@ class MapBoxes {
     }
     if (multi) {
       for (int32_t k = 0; k < nroots_; ++k) {
-        const int32_t r = roots_[k];
-        emit_levels(level, x0_[r], y0_[r], x1_[r], y1_[r]);
+        const Component& c = comp_[roots_[k]];
+        emit_levels(level, c.x0, c.y0, c.x1, c.y1);
       }
       return;
     }
-    // Area bounds (2x units): lower = hole-less area, exact without holes. Each hole pixel (or
-    // pixel nested in a hole) adds at most 4 windows x 2 to the filled area, and the outer
-    // polygon lies inside the bbox of the pixel centres.
+    // Largest area; ties go to the later raster-first pixel. Exact areas are computed only
+    // when another component's upper bound reaches the leader's lower bound.
     int32_t best = -1, best_lower = -1, best_first = -1;
     for (int32_t k = 0; k < nroots_; ++k) {
-      const int32_t r = roots_[k];
-      if (area2_[r] > best_lower || (area2_[r] == best_lower && first_[r] > best_first)) {
-        best = r;
-        best_lower = area2_[r];
-        best_first = first_[r];
+      const Component& c = comp_[roots_[k]];
+      if (c.area2 > best_lower || (c.area2 == best_lower && c.first > best_first)) {
+        best = roots_[k];
+        best_lower = c.area2;
+        best_first = c.first;
       }
     }
     int32_t best_area = -1;
     bool best_exact = false;
     for (int32_t k = 0; k < nroots_; ++k) {
       const int32_t r = roots_[k];
-      if (r == best || upper_area2(r) < best_lower || (upper_area2(r) == best_lower && first_[r] < best_first))
-        continue;
-      // r may beat best: settle both exactly.
+      if (r == best) continue;
+      const int32_t upper = upper_area2(r);
+      if (upper < best_lower || (upper == best_lower && comp_[r].first < best_first)) continue;
       if (!best_exact) {
         best_area = exact_area2(best);
         best_exact = true;
       }
       const int32_t a = exact_area2(r);
-      if (a > best_area || (a == best_area && first_[r] > best_first)) {
+      if (a > best_area || (a == best_area && comp_[r].first > best_first)) {
         best = r;
         best_area = a;
-        best_first = first_[r];
+        best_first = comp_[r].first;
       }
     }
-    emit_levels(level, x0_[best], y0_[best], x1_[best], y1_[best]);
+    const Component& c = comp_[best];
+    emit_levels(level, c.x0, c.y0, c.x1, c.y1);
+  }
+
+  WSOLX_HD void reset_pass() {
+    const int64_t padded = static_cast<int64_t>(H_ + 2) * (W_ + 2);
+    for (int64_t i = 0; i < padded; ++i) occ_[i] = 0;
+    nroots_ = 0;
   }
 
   WSOLX_HD void foreground_pass(const int32_t* start, int lmin, bool multi) {
-    for (int64_t i = 0; i < hw_; ++i) parent_[i] = -1;
+    reset_pass();
     const int64_t padded = static_cast<int64_t>(H_ + 2) * (W_ + 2);
     for (int64_t i = 0; i < padded; ++i) mark_[i] = 0;
-    for (int64_t i = 0; i < padded; ++i) occ_[i] = 0;
     stamp_ = 0;
-    nroots_ = 0;
     if (lstart_[kLevels + 1] > lstart_[kLevels]) emit_empty(kLevels);
     for (int v = kLevels - 1; v >= lmin; --v) {
       for (int32_t k = start[v]; k < start[v + 1]; ++k) add_foreground(order_[k]);
@@ -429,14 +473,13 @@ class MapBoxes {
 
   // Holes at level L: background {q < L} components (4-connected) that avoid the image border.
   WSOLX_HD void background_pass(const int32_t* start, int lmax) {
-    for (int64_t i = 0; i < hw_; ++i) parent_[i] = -1;
-    nroots_ = 0;
+    reset_pass();
     for (int v = 0; v <= lmax; ++v) {
       if (lstart_[v + 1] > lstart_[v]) {
         for (int32_t k = 0; k < nroots_; ++k) {
-          const int32_t r = roots_[k];
-          if (euler4_[r]) continue;
-          emit_levels(v, x0_[r] - 1, y0_[r] - 1, x1_[r] + 1, y1_[r] + 1);
+          const Component& c = comp_[roots_[k]];
+          if (c.euler4) continue;
+          emit_levels(v, c.x0 - 1, c.y0 - 1, c.x1 + 1, c.y1 + 1);
         }
       }
       if (v == kLevels) break;
@@ -448,15 +491,11 @@ class MapBoxes {
   int64_t hw_;
   Emit& emit_;
   int32_t* jorder_;
+  const RingTables& tables_;
   int32_t lstart_[kLevels + 2];
-  int32_t *parent_, *size_, *x0_, *y0_, *x1_, *y1_, *first_, *area2_, *euler4_, *root_pos_, *roots_, *order_;
-  int32_t *mark_, *stack_;
-  uint8_t* q_;
-  uint8_t* occ_;
-  int8_t delta_area2_[256];
-  int8_t delta_euler4_[256];
-  uint8_t reps_[256][4];
-  uint8_t rep_count_[256];
+  Component* comp_;
+  int32_t *parent_, *roots_, *order_, *mark_, *stack_;
+  uint8_t *q_, *occ_;
   int32_t nroots_ = 0;
   int32_t stamp_ = 0;
 };

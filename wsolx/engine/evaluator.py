@@ -199,7 +199,7 @@ def evaluate(
     n = torch.tensor([n_local], dtype=torch.long)
     all_reduce_sum(n)
     out: Dict[str, Any] = {"num_images": int(n.item())}
-    out.update(_as_cls_dict(cls_acc.compute()))
+    out.update(cls_acc.compute())
     out["variants"] = {v: m.compute() for v, m in metrics.items()}
     return out
 
@@ -211,14 +211,9 @@ def _shares_features(model: nn.Module) -> bool:
     if method is None or not all(hasattr(model, a) for a in ("forward_features", "forward_head", "fc_weight")):
         return False
     from wsolx.methods.base import WSOLMethod
-
-    return type(method).cams is WSOLMethod.cams and type(model).forward is _base_forward()
-
-
-def _base_forward() -> Any:
     from wsolx.models.base import WSOLModel
 
-    return WSOLModel.forward
+    return type(method).cams is WSOLMethod.cams and type(model).forward is WSOLModel.forward
 
 
 def logits_and_cams(
@@ -237,12 +232,6 @@ def logits_and_cams(
         return logits, {c: cam(feats, model.fc_weight, labels, c).float() for c in clamp_settings}
     logits = model(images)
     return logits, {c: model.cams(images, labels, clamp_negative=c).float() for c in clamp_settings}
-
-
-def _as_cls_dict(res: Any) -> Dict[str, Any]:
-    if isinstance(res, dict):
-        return dict(res)
-    return {"Top-1 Cls": float(res)}
 
 
 @torch.no_grad()

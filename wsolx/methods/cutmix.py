@@ -30,13 +30,15 @@ __all__ = ["CutMix", "CutMixResult", "cutmix", "cutmix_box"]
 
 class CutMixResult(NamedTuple):
     """Mixed batch: ``images`` ``(B, C, H, W)``, ``labels_a`` / ``labels_b`` ``(B,)``, ``lam`` in
-    [0, 1] (weight of ``labels_a``), ``box`` ``(y0, y1, x0, x1)`` (exclusive ends)."""
+    [0, 1] (weight of ``labels_a``), ``box`` ``(y0, y1, x0, x1)`` (exclusive ends) and ``index``
+    ``(B,)``, the permutation the pasted patches come from (``labels_b = labels[index]``)."""
 
     images: Tensor
     labels_a: Tensor
     labels_b: Tensor
     lam: float
     box: Tuple[int, int, int, int]
+    index: Tensor
 
 
 def cutmix_box(height: int, width: int, lam: float) -> Tuple[int, int, int, int]:
@@ -70,7 +72,7 @@ def cutmix(images: Tensor, labels: Tensor, beta: float = 1.0) -> CutMixResult:
     mixed = images.clone()
     mixed[:, :, y0:y1, x0:x1] = images[perm, :, y0:y1, x0:x1]
     lam = 1.0 - (y1 - y0) * (x1 - x0) / float(h * w)
-    return CutMixResult(mixed, labels, labels[perm.to(labels.device)], lam, (y0, y1, x0, x1))
+    return CutMixResult(mixed, labels, labels[perm.to(labels.device)], lam, (y0, y1, x0, x1), perm)
 
 
 class CutMix(WSOLMethod):
@@ -97,7 +99,8 @@ class CutMix(WSOLMethod):
         unchanged (``lam = 1``, ``labels_b = labels``) otherwise."""
         if self.training and self.beta > 0 and self.prob > 0 and float(torch.rand(())) < self.prob:
             return cutmix(images, labels, self.beta)
-        return CutMixResult(images, labels, labels, 1.0, (0, 0, 0, 0))
+        index = torch.arange(images.shape[0], device=images.device)
+        return CutMixResult(images, labels, labels, 1.0, (0, 0, 0, 0), index)
 
     def training_loss(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
         mixed = self.mix(images, labels)

@@ -23,7 +23,7 @@ Protocol defaults (``config.py``): ``thresholds=((0.7, 0.01), (0.5, 0.05), (0.7,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -83,7 +83,8 @@ class SPG(WSOLMethod):
     Args:
         thresholds: ``((h1, l1), (h2, l2), (h3, l3))`` for the ``b2_att``, ``b1_b2i`` and
             ``c_fused`` masks (protocol defaults ``((0.7, 0.01), (0.5, 0.05), (0.7, 0.1))``).
-        head_channels: width ``w`` of the guidance heads (protocol: 512 for VGG16/InceptionV3).
+        head_channels: width ``w`` of the guidance heads; ``None`` (default): 512 as the protocol
+            (VGG16 / InceptionV3), capped at ``K // 2`` for small models (``vgg_tiny``).
         min_foreground: minimum foreground pixels before the ``0.7 * max`` fallback (protocol 30).
     """
 
@@ -92,7 +93,7 @@ class SPG(WSOLMethod):
     def __init__(
         self,
         thresholds: Sequence[Sequence[float]] = _DEFAULT_THRESHOLDS,
-        head_channels: int = 512,
+        head_channels: Optional[int] = None,
         min_foreground: int = 30,
     ) -> None:
         super().__init__()
@@ -102,16 +103,17 @@ class SPG(WSOLMethod):
         for high, low in pairs:
             if not (0.0 <= low <= high <= 1.0):
                 raise ValueError(f"SPG: each pair must satisfy 0 <= low <= high <= 1, got {(high, low)}")
-        if head_channels < 1 or min_foreground < 0:
+        if (head_channels is not None and head_channels < 1) or min_foreground < 0:
             raise ValueError(f"SPG: invalid head_channels={head_channels} / min_foreground={min_foreground}")
         self.thresholds = pairs
-        self.head_channels = int(head_channels)
+        self.head_channels = head_channels
         self.min_foreground = int(min_foreground)
 
     def attach(self, model: "WSOLModel") -> None:
         p1, p2 = model.spg_points
         model.check_points((p1, p2))
-        w = self.head_channels
+        w = self.head_channels or max(1, min(512, model.feature_channels // 2))
+        self.width = w  # resolved head width of this attachment
         self.points = (p1, p2)
         self.b1 = _conv_relu(model.point_channels[p1], w)
         self.b2 = _conv_relu(model.point_channels[p2], w)
@@ -174,4 +176,4 @@ class SPG(WSOLMethod):
         return terms["loss"], terms["logits"]
 
     def extra_repr(self) -> str:
-        return f"thresholds={self.thresholds}, head_channels={self.head_channels}"
+        return f"thresholds={self.thresholds}, width={getattr(self, 'width', self.head_channels)}"

@@ -100,7 +100,7 @@ class WSOLModel(nn.Module):
         weights: Any,
     ) -> None:
         """Build neck, head and method, initialise the new layers and load ``weights``."""
-        # Imported here: wsolx.methods imports wsolx.models lazily only for type hints.
+        # Imported here to keep ``wsolx.models`` importable without ``wsolx.methods`` (no cycle).
         from wsolx.methods import WSOLMethod, build_method
 
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models.inception import BasicConv2d, InceptionA, InceptionB, InceptionC
 
-from wsolx.models.base import WSOLModel
+from wsolx.models.base import WSOLModel, init_new_layers
 from wsolx.models.registry import register_model
 
 __all__ = ["InceptionCAM", "inception_v3"]
@@ -114,7 +114,7 @@ class InceptionCAM(WSOLModel):
 
     def make_neck(self) -> nn.Module:
         """Protocol head convs: ``dropout, conv 768->1024, ReLU, dropout, conv 1024->1024, ReLU``."""
-        return nn.Sequential(
+        neck = nn.Sequential(
             nn.Dropout(0.5),
             nn.Conv2d(768, 1024, kernel_size=3, padding=1),
             nn.ReLU(inplace=False),
@@ -122,6 +122,8 @@ class InceptionCAM(WSOLModel):
             nn.Conv2d(1024, 1024, kernel_size=3, padding=1),
             nn.ReLU(inplace=False),
         )
+        init_new_layers(neck)
+        return neck
 
     def forward_trunk(self, x: Tensor, taps: Sequence[str] = ()) -> Tuple[Tensor, Dict[str, Tensor]]:
         out: Dict[str, Tensor] = {}

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
-from wsolx.models.base import WSOLModel
+from wsolx.models.base import WSOLModel, init_new_layers
 from wsolx.models.registry import register_model
 
 __all__ = ["VGGCAM", "vgg16", "vgg_tiny"]
@@ -107,11 +107,13 @@ class VGGCAM(WSOLModel):
         )
 
     def make_neck(self) -> nn.Module:
-        """``conv 3x3 C_trunk -> neck_channels + ReLU`` (VGG16: 512 -> 1024)."""
-        return nn.Sequential(
+        """``conv 3x3 C_trunk -> neck_channels + ReLU`` (VGG16: 512 -> 1024), freshly initialised."""
+        neck = nn.Sequential(
             nn.Conv2d(self.trunk_channels, self._neck_channels, kernel_size=3, padding=1),
             nn.ReLU(inplace=False),
         )
+        init_new_layers(neck)
+        return neck
 
     def forward_trunk(self, x: Tensor, taps: Sequence[str] = ()) -> Tuple[Tensor, Dict[str, Tensor]]:
         out: Dict[str, Tensor] = {}

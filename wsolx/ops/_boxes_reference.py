@@ -285,55 +285,65 @@ class _ChunkResult(NamedTuple):
     counts: Tensor  # multi: (K,) boxes per mask; single: empty
 
 
+def _outer_areas(runs: _Runs, label: Tensor, top: Tensor, bot: Tensor, hp: int, wp: int) -> Tensor:
+    """``(R,)`` int64 outer-contour area in half pixels, valid at the root run of each component.
+
+    Args:
+        runs: the runs of the chunk.
+        label: ``(R,)`` root run of each run's region.
+        top, bot: ``(P,)`` the vertically overlapping same-class run pairs.
+    """
+    r = label.numel()
+    # alpha(C) = sum phi over C's pairs; beta(H) = 4 |H| - sum phi over H's pairs.
+    lo = torch.maximum(runs.x0[top], runs.x0[bot])
+    hi = torch.minimum(runs.x1[top], runs.x1[bot])
+    phi = 2 * (hi - lo + 1) - (runs.x0[top] == runs.x0[bot]).long() - (runs.x1[top] == runs.x1[bot]).long()
+    weight = torch.zeros(r, dtype=torch.int64, device=label.device)
+    weight.index_add_(0, label[top], torch.where(runs.fg[top], phi, -phi))
+    bg = ~runs.fg
+    weight.index_add_(0, label[bg], 4 * (runs.x1[bg] - runs.x0[bg] + 1))
+    # Nesting forest over the region roots: parent = region of the pixel above the first pixel.
+    is_root = label == torch.arange(r, device=label.device)
+    child = is_root & (runs.start % (hp * wp) != 0)  # every root but the outside
+    parent = torch.full((r,), r, dtype=torch.int64, device=label.device)
+    parent[child] = label[runs.above[child]]
+    return _subtree_sums(parent, torch.where(is_root, weight, 0))
+
+
 def _boxes_of_masks(masks: Tensor, multi_box: bool) -> _ChunkResult:
     """Boxes of non-empty padded masks ``(K, Hp, Wp)`` bool (image size ``(Hp - 2, Wp - 2)``)."""
     k, hp, wp = masks.shape
     height, width = hp - 2, wp - 2
+    device = masks.device
     runs = _extract_runs(masks)
     r = runs.start.numel()
     top, bot = _overlap_pairs(runs, hp)
     dtop, dbot = _diagonal_pairs(runs, wp)
     label = _connected_labels(r, torch.cat([top, dtop]), torch.cat([bot, dbot]))
-
-    # Window sums alpha / beta in half pixels, accumulated on the root run of each region.
-    lo = torch.maximum(runs.x0[top], runs.x0[bot])
-    hi = torch.minimum(runs.x1[top], runs.x1[bot])
-    phi = 2 * (hi - lo + 1) - (runs.x0[top] == runs.x0[bot]).long() - (runs.x1[top] == runs.x1[bot]).long()
-    sign = torch.where(runs.fg[top], 1, -1)
-    weight = torch.zeros(r, dtype=torch.int64, device=masks.device)
-    weight.index_add_(0, label[top], sign * phi)
-    bg = ~runs.fg
-    weight.index_add_(0, label[bg], 4 * (runs.x1[bg] - runs.x0[bg] + 1))
-
-    idx = torch.arange(r, device=masks.device)
+    idx = torch.arange(r, device=device)
     is_root = label == idx
-    outside = runs.start % (hp * wp) == 0  # the run at the padded corner holds the frame
-    child = is_root & ~outside
-    parent = torch.full((r,), r, dtype=torch.int64, device=masks.device)
-    parent[child] = label[runs.above[child]]
-    area = _subtree_sums(parent, torch.where(is_root, weight, 0))
+    comp = is_root & runs.fg
 
-    # Bounding boxes of every region (padded coordinates, inclusive).
-    xmin = torch.full((r,), wp, dtype=torch.int64, device=masks.device).scatter_reduce(0, label, runs.x0, "amin")
-    xmax = torch.full((r,), -1, dtype=torch.int64, device=masks.device).scatter_reduce(0, label, runs.x1, "amax")
-    ymax = torch.full((r,), -1, dtype=torch.int64, device=masks.device).scatter_reduce(0, label, runs.row, "amax")
+    # Inclusive pixel bbox of every region in padded coordinates (the root holds the first row).
+    xmin = torch.full((r,), wp, dtype=torch.int64, device=device).scatter_reduce(0, label, runs.x0, "amin")
+    xmax = torch.full((r,), -1, dtype=torch.int64, device=device).scatter_reduce(0, label, runs.x1, "amax")
+    ymax = torch.full((r,), -1, dtype=torch.int64, device=device).scatter_reduce(0, label, runs.row, "amax")
     ymin = runs.row
 
-    comp = is_root & runs.fg
     if not multi_box:
-        local = runs.start % (hp * wp)
-        key = torch.where(comp, area * (hp * wp) + local, -1)
-        best = torch.full((k,), -1, dtype=torch.int64, device=masks.device)
+        # Largest area; ties go to the component whose first pixel comes last in raster order.
+        area = _outer_areas(runs, label, top, bot, hp, wp)
+        key = torch.where(comp, area * (hp * wp) + runs.start % (hp * wp), -1)
+        best = torch.full((k,), -1, dtype=torch.int64, device=device)
         best.scatter_reduce_(0, runs.mask, key, reduce="amax")
         win = idx[comp & (key == best[runs.mask])]  # exactly one per mask (masks are non-empty)
-        boxes = torch.zeros((k, 4), dtype=torch.int64, device=masks.device)
+        boxes = torch.zeros((k, 4), dtype=torch.int64, device=device)
         boxes[runs.mask[win]] = _component_boxes(xmin[win], ymin[win], xmax[win], ymax[win], height, width)
         return _ChunkResult(boxes, boxes.new_empty(0))
 
-    hole = is_root & bg & ~outside
+    hole = is_root & ~runs.fg & (runs.start % (hp * wp) != 0)
     sel = idx[comp | hole]
-    order = torch.sort(runs.mask[sel] * 2 + hole[sel].long(), stable=True).indices
-    sel = sel[order]
+    sel = sel[torch.sort(runs.mask[sel] * 2 + hole[sel].long(), stable=True).indices]  # by mask, holes last
     comp_boxes = _component_boxes(xmin[sel], ymin[sel], xmax[sel], ymax[sel], height, width)
     hole_boxes = _hole_boxes(xmin[sel], ymin[sel], xmax[sel], ymax[sel], height, width)
     boxes = torch.where(hole[sel][:, None], hole_boxes, comp_boxes)
@@ -377,7 +387,8 @@ def scoremap_boxes_reference(
     """
     _check_scoremaps(scoremaps, "scoremap_boxes_reference")
     if not isinstance(thresholds, Tensor) or thresholds.dim() != 1:
-        raise ValueError(f"scoremap_boxes_reference: thresholds must be a 1-D tensor, got {getattr(thresholds, 'shape', type(thresholds))}")
+        got = tuple(thresholds.shape) if isinstance(thresholds, Tensor) else type(thresholds).__name__
+        raise ValueError(f"scoremap_boxes_reference: thresholds must be a 1-D tensor, got {got}")
     if thresholds.dtype != torch.float64:
         raise TypeError(f"scoremap_boxes_reference: thresholds must be float64, got {thresholds.dtype}")
     if thresholds.device != scoremaps.device:
@@ -395,7 +406,8 @@ def scoremap_boxes_reference(
     t = thresholds.numel()
     if n * t == 0:
         if multi_box:
-            return torch.zeros((0, 4), dtype=torch.int64, device=device), torch.zeros((n, t), dtype=torch.int64, device=device)
+            empty_boxes = torch.zeros((0, 4), dtype=torch.int64, device=device)
+            return empty_boxes, torch.zeros((n, t), dtype=torch.int64, device=device)
         return torch.zeros((n, t, 4), dtype=torch.int64, device=device)
 
     q = quantize_scoremaps(scoremaps.contiguous())

@@ -59,6 +59,24 @@ class MultiBoxes(NamedTuple):
         return torch.repeat_interleave(torch.arange(flat.numel(), device=flat.device), flat)
 
 
+def _register_fake_kernels() -> None:
+    @torch.library.register_fake("wsolx::scoremap_boxes")
+    def _scoremap_boxes_fake(scoremaps: Tensor, thresholds: Tensor, percentile: float) -> Tensor:
+        return scoremaps.new_empty((scoremaps.size(0), thresholds.size(0), 4), dtype=torch.int64)
+
+    @torch.library.register_fake("wsolx::scoremap_all_boxes")
+    def _scoremap_all_boxes_fake(scoremaps: Tensor, thresholds: Tensor, percentile: float):
+        num_boxes = torch.library.get_ctx().new_dynamic_size()
+        return (
+            scoremaps.new_empty((num_boxes, 4), dtype=torch.int64),
+            scoremaps.new_empty((scoremaps.size(0), thresholds.size(0)), dtype=torch.int64),
+        )
+
+
+if has_extension():
+    _register_fake_kernels()
+
+
 def _as_thresholds(thresholds: Union[Sequence[float], Tensor, float], device: torch.device) -> Tensor:
     t = torch.as_tensor(thresholds, dtype=torch.float64)
     if t.dim() == 0:

@@ -29,13 +29,13 @@ __all__ = ["tap_pool", "tap_pool_reference", "TAPool"]
 
 def _check_tap_args(x: Tensor, theta: float) -> None:
     if x.dim() != 4:
-        raise ValueError(f"tap_pool: expected a 4-D (B, C, H, W) tensor, got shape {tuple(x.shape)}")
+        raise ValueError(f"tap_pool: expected a 4-D (B, C, H, W) tensor, got shape {x.shape}")
     if not x.is_floating_point():
         raise TypeError(f"tap_pool: expected a floating point tensor, got {x.dtype}")
     if not (0.0 <= theta <= 1.0):
         raise ValueError(f"tap_pool: theta must lie in [0, 1], got {theta}")
     if x.size(0) * x.size(1) > 0 and x.size(2) * x.size(3) == 0:
-        raise ValueError(f"tap_pool: the spatial size H*W must be at least 1, got shape {tuple(x.shape)}")
+        raise ValueError(f"tap_pool: the spatial size H*W must be at least 1, got shape {x.shape}")
 
 
 def tap_pool_reference(x: Tensor, theta: float = 0.1) -> Tensor:

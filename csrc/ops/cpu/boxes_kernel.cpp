@@ -4,6 +4,7 @@
 #include <torch/library.h>
 
 #include <array>
+#include <cstdint>
 #include <vector>
 
 #include "ops/boxes.h"
@@ -29,12 +30,24 @@ struct MultiEmit {
   void box(int j, int x0, int y0, int x1, int y1) { (*groups)[j].push_back({x0, y0, x1, y1}); }
 };
 
+const boxes::RingTables& ring_tables() {
+  static const boxes::RingTables tables = [] {
+    boxes::RingTables t;
+    t.build();
+    return t;
+  }();
+  return tables;
+}
+
+// Runs body(n, workspace, jorder) for every map, one workspace (32-byte aligned) per task.
 template <class Body>
 void for_each_map(int64_t N, int64_t H, int64_t W, int64_t T, const Body& body) {
   at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
     std::vector<int32_t> ws(static_cast<size_t>(boxes::workspace_words(H, W)));
     std::vector<int32_t> jorder(static_cast<size_t>(T));
-    for (int64_t n = begin; n < end; ++n) body(n, ws.data(), jorder.data());
+    int32_t* aligned = ws.data();
+    while (reinterpret_cast<uintptr_t>(aligned) % 32 != 0) ++aligned;
+    for (int64_t n = begin; n < end; ++n) body(n, aligned, jorder.data());
   });
 }
 
@@ -49,7 +62,7 @@ at::Tensor scoremap_boxes_cpu(const at::Tensor& scoremaps_in, const at::Tensor& 
   int64_t* op = out.mutable_data_ptr<int64_t>();
   for_each_map(N, H, W, T, [&](int64_t n, int32_t* ws, int32_t* jorder) {
     SingleEmit emit{op + n * T * 4};
-    boxes::MapBoxes<SingleEmit> map(static_cast<int>(H), static_cast<int>(W), ws, jorder, emit);
+    boxes::MapBoxes<SingleEmit> map(static_cast<int>(H), static_cast<int>(W), ws, jorder, ring_tables(), emit);
     map.run(sp + n * H * W, tp, static_cast<int>(T), percentile, false);
   });
   return out;
@@ -67,7 +80,7 @@ std::tuple<at::Tensor, at::Tensor> scoremap_all_boxes_cpu(const at::Tensor& scor
   for_each_map(N, H, W, T, [&](int64_t n, int32_t* ws, int32_t* jorder) {
     groups[n].resize(static_cast<size_t>(T));
     MultiEmit emit{&groups[n]};
-    boxes::MapBoxes<MultiEmit> map(static_cast<int>(H), static_cast<int>(W), ws, jorder, emit);
+    boxes::MapBoxes<MultiEmit> map(static_cast<int>(H), static_cast<int>(W), ws, jorder, ring_tables(), emit);
     map.run(sp + n * H * W, tp, static_cast<int>(T), percentile, true);
   });
   at::Tensor counts = at::empty({N, T}, s.options().dtype(at::kLong));

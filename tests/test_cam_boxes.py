@@ -1,0 +1,167 @@
+"""cam_boxes / scoremap_boxes: the fused kernels against an OpenCV implementation of the protocol
+(bit-exact), against the pure-PyTorch fallback, and the torch.library integration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import wsolx
+from wsolx.ops._boxes_reference import scoremap_boxes_reference
+from wsolx.ops.boxes import MultiBoxes, cam_boxes, scoremap_boxes, upsample_cams
+
+cv2 = pytest.importorskip("cv2")
+from cam_cases import KINDS, random_scoremaps  # noqa: E402
+from protocol_cv2 import protocol_boxes  # noqa: E402
+
+needs_ext = pytest.mark.skipif(not wsolx.has_extension(), reason="wsolx._C not built")
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() and wsolx.has_extension() else [])
+
+
+def groups(mb: MultiBoxes) -> list:
+    """Ragged output -> per (map, threshold) sorted list of box tuples."""
+    boxes, counts = mb.boxes.cpu().tolist(), mb.counts.cpu().flatten().tolist()
+    out, start = [], 0
+    for c in counts:
+        out.append(sorted(map(tuple, boxes[start : start + c])))
+        start += c
+    return out
+
+
+def assert_equals_protocol(maps: np.ndarray, thresholds, percentile: float, device: str) -> None:
+    s = torch.from_numpy(maps).to(device)
+    thr = torch.tensor(thresholds, dtype=torch.float64)
+    single = scoremap_boxes(s, thr, percentile, False).cpu().numpy()
+    multi = groups(scoremap_boxes(s, thr, percentile, True))
+    T = len(thresholds)
+    for n in range(maps.shape[0]):
+        ref_single = protocol_boxes(maps[n], thresholds, percentile, multi_box=False)
+        ref_multi = protocol_boxes(maps[n], thresholds, percentile, multi_box=True)
+        got = single[n].tolist()
+        for j in range(T):
+            assert got[j] == ref_single[j][0], (n, j, got[j], ref_single[j])
+            assert multi[n * T + j] == sorted(map(tuple, ref_multi[j])), (n, j)
+
+
+@needs_ext
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("percentile", [100.0, 90.0])
+@pytest.mark.parametrize("size", [(1, 1), (1, 9), (7, 1), (2, 2), (9, 13), (24, 24), (31, 17)])
+def test_kernel_equals_opencv_small(device, percentile, size):
+    """Every kind of map (blobs, noise, rings, islands in holes, lines, ties, constant, NaN/inf)."""
+    maps = random_scoremaps(3 * len(KINDS), size, seed=hash(size) % 1000 + int(percentile))
+    thresholds = list(np.arange(0, 1, 0.05)) + [0.2, 0.2, 0.35, 0.0, 0.999]  # duplicates on purpose
+    assert_equals_protocol(maps, thresholds, percentile, device)
+
+
+@needs_ext
+@pytest.mark.parametrize("device", DEVICES)
+def test_kernel_equals_opencv_many_maps(device):
+    """Thousands of maps in one batch (single mode; multi mode is covered above)."""
+    maps = random_scoremaps(2000, (16, 20), seed=5)
+    thresholds = np.arange(0, 1, 0.1)
+    got = scoremap_boxes(torch.from_numpy(maps).to(device), torch.tensor(thresholds), 100.0).cpu().numpy()
+    for n in range(maps.shape[0]):
+        ref = [b[0] for b in protocol_boxes(maps[n], thresholds, 100.0)]
+        assert got[n].tolist() == ref, n
+
+
+@needs_ext
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("size", [(224, 224), (160, 288)])
+def test_kernel_equals_opencv_full_size(device, size):
+    maps = random_scoremaps(len(KINDS), size, seed=9)
+    assert_equals_protocol(maps, list(np.arange(0, 1, 0.01)), 100.0, device)
+
+
+@needs_ext
+@pytest.mark.parametrize("device", DEVICES)
+def test_kernel_equals_fallback(device):
+    maps = torch.from_numpy(random_scoremaps(2 * len(KINDS), (28, 28), seed=21)).to(device)
+    thr = torch.tensor(np.arange(0, 1, 0.02), dtype=torch.float64, device=device)
+    for percentile in (100.0, 90.0, 50.0):
+        ref = scoremap_boxes_reference(maps, thr, percentile, False)
+        torch.testing.assert_close(scoremap_boxes(maps, thr, percentile), ref, rtol=0, atol=0)
+        rb, rc = scoremap_boxes_reference(maps, thr, percentile, True)
+        mb = scoremap_boxes(maps, thr, percentile, True)
+        torch.testing.assert_close(mb.counts, rc, rtol=0, atol=0)
+        assert groups(mb) == groups(MultiBoxes(rb, rc))
+
+
+def test_cam_boxes_upsamples_like_protocol():
+    """Raw 14x14 CAMs: identical to the protocol applied to the same bicubic upsampling, and to
+    cv2.resize up to float rounding (about 1e-5 of the quantised pixels differ by one level)."""
+    cams = torch.from_numpy(random_scoremaps(12, (14, 14), seed=2, kinds=["blobs", "cam14"]))
+    thresholds = np.arange(0, 1, 0.01)
+    got = cam_boxes(cams, thresholds, image_size=(224, 224))
+    assert got.shape == (12, 100, 4) and got.dtype == torch.int64
+    up = upsample_cams(cams, (224, 224)).numpy()
+    agree = 0
+    for n in range(12):
+        assert got[n].tolist() == [b[0] for b in protocol_boxes(up[n], thresholds)]
+        resized = cv2.resize(cams[n].numpy(), (224, 224), interpolation=cv2.INTER_CUBIC)
+        agree += sum(a == b[0] for a, b in zip(got[n].tolist(), protocol_boxes(resized, thresholds)))
+    assert agree >= 0.98 * 12 * 100
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
+def test_cam_boxes_dtypes_and_shapes(dtype):
+    cams = torch.from_numpy(random_scoremaps(3, (7, 7), seed=4, kinds=["blobs"])).to(dtype)
+    out = cam_boxes(cams, [0.2], image_size=(32, 48))
+    assert out.shape == (3, 1, 4)
+    assert (out[..., 2] <= 47).all() and (out[..., 3] <= 31).all()
+    mb = cam_boxes(cams, [0.1, 0.5], image_size=(32, 48), multi_box=True)
+    assert mb.counts.shape == (3, 2) and (mb.counts >= 1).all()
+    assert mb.boxes.shape == (int(mb.counts.sum()), 4)
+    assert mb.group_index().shape == (mb.boxes.shape[0],)
+
+
+def test_cam_boxes_empty_batch_and_empty_masks():
+    assert cam_boxes(torch.zeros(0, 14, 14), [0.5]).shape == (0, 1, 4)
+    const = torch.ones(2, 14, 14)
+    assert cam_boxes(const, [0.0, 0.5]).tolist() == [[[0, 0, 0, 0]] * 2] * 2
+    nan = torch.rand(1, 14, 14)
+    nan[0, 3, 3] = float("nan")
+    assert cam_boxes(nan, [0.5]).tolist() == [[[0, 0, 0, 0]]]
+    mb = cam_boxes(const, [0.5], multi_box=True)
+    assert mb.counts.tolist() == [[1], [1]] and mb.boxes.tolist() == [[0, 0, 0, 0]] * 2
+
+
+def test_cam_boxes_bad_inputs():
+    with pytest.raises(ValueError, match=r"\(N, h, w\)"):
+        cam_boxes(torch.rand(14, 14), [0.5])
+    with pytest.raises(TypeError, match="floating"):
+        cam_boxes(torch.ones(1, 14, 14, dtype=torch.int64), [0.5])
+    with pytest.raises(ValueError, match="finite"):
+        cam_boxes(torch.rand(1, 14, 14), [float("nan")])
+    with pytest.raises(ValueError, match="empty"):
+        cam_boxes(torch.rand(1, 14, 14), [])
+    with pytest.raises(ValueError, match="percentile"):
+        cam_boxes(torch.rand(1, 14, 14), [0.5], percentile=120)
+    with pytest.raises(ValueError, match="image_size"):
+        cam_boxes(torch.rand(1, 14, 14), [0.5], image_size=(0, 5))
+
+
+@needs_ext
+def test_op_checks_in_cpp():
+    with pytest.raises(RuntimeError, match="float32"):
+        torch.ops.wsolx.scoremap_boxes(torch.rand(1, 4, 4).double(), torch.tensor([0.5], dtype=torch.float64), 100.0)
+    with pytest.raises(RuntimeError, match="float64"):
+        torch.ops.wsolx.scoremap_boxes(torch.rand(1, 4, 4), torch.tensor([0.5]), 100.0)
+
+
+@needs_ext
+def test_opcheck_and_compile():
+    maps = torch.from_numpy(random_scoremaps(4, (12, 12), seed=1, kinds=["blobs", "rings"]))
+    thr = torch.tensor([0.1, 0.5], dtype=torch.float64)
+    torch.library.opcheck(torch.ops.wsolx.scoremap_boxes.default, (maps, thr, 90.0))
+    torch.library.opcheck(
+        torch.ops.wsolx.scoremap_all_boxes.default,
+        (maps, thr, 100.0),
+        test_utils=("test_schema", "test_faketensor"),
+    )
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda c: cam_boxes(c, thr, image_size=(24, 24)), fullgraph=True, backend="eager")
+    cams = torch.rand(3, 6, 6)
+    assert torch.equal(compiled(cams), cam_boxes(cams, thr, image_size=(24, 24)))
