@@ -153,13 +153,17 @@ class MapBoxesFast {
           plist_[h4[2][qq[x + 2]]++] = b + 2;
           plist_[h4[3][qq[x + 3]]++] = b + 3;
         }
-        for (; x < W_; ++x) plist_[h4[x & 3][qq[x]]++] = base + static_cast<uint32_t>(x);
+        const uint32_t b = base + static_cast<uint32_t>(x);
+        if (x < W_) plist_[h4[0][qq[x]]++] = b;
+        if (x + 1 < W_) plist_[h4[1][qq[x + 1]]++] = b + 1;
+        if (x + 2 < W_) plist_[h4[2][qq[x + 2]]++] = b + 2;
       }
     }
 
     const int64_t mwords = static_cast<int64_t>(H_) * nw_;
     for (int64_t i = 0; i < mwords; ++i) mask_[i] = 0;
     int32_t done = 0;
+    bool labelled = false;
     uint32_t wlo = 0xffffffffu, whi = 0;
     for (int L = kLevels - 1; L >= lmin; --L) {
       if (lstart_[L + 1] == lstart_[L]) continue;
@@ -171,6 +175,7 @@ class MapBoxesFast {
         wlo = w < wlo ? w : wlo;
         whi = w > whi ? w : whi;
       }
+      const bool changed = target != done || !labelled;
       done = target;
       if (done == 0) {
         emit_empty(L);
@@ -178,7 +183,8 @@ class MapBoxesFast {
       }
       const int ylo = static_cast<int>(wlo / static_cast<uint32_t>(nw_));
       const int yhi = static_cast<int>(whi / static_cast<uint32_t>(nw_));
-      label(ylo, yhi);
+      if (changed) label(ylo, yhi);  // an unchanged mask keeps its labelling
+      labelled = true;
       if (multi)
         snapshot_multi(L, ylo, yhi);
       else
@@ -260,7 +266,9 @@ class MapBoxesFast {
         h4[2][qq[x + 2]]++;
         h4[3][qq[x + 3]]++;
       }
-      for (; x < W_; ++x) h4[x & 3][qq[x]]++;
+      if (x < W_) h4[0][qq[x]]++;
+      if (x + 1 < W_) h4[1][qq[x + 1]]++;
+      if (x + 2 < W_) h4[2][qq[x + 2]]++;
     }
     for (int v = 0; v < kLevels; ++v) hist[v] = h4[0][v] + h4[1][v] + h4[2][v] + h4[3][v];
     hist[kLevels] = 0;
@@ -321,7 +329,8 @@ class MapBoxesFast {
   }
 
   WSOLX_HD void connect(int32_t i, int32_t j, int32_t a) {
-    int32_t ri = find(runs_, i), rj = find(runs_, j);
+    int32_t ri = find(runs_, i), rj = runs_[j].par;
+    if (rj != j) rj = find(runs_, rj);
     if (ri == rj) {
       runs_[ri].cyc += 1;
       runs_[ri].area2 += a;

@@ -412,9 +412,18 @@ def scoremap_boxes_reference(
 
     q = quantize_scoremaps(scoremaps.contiguous())
     levels = threshold_levels(standard_values(q, percentile), thresholds)  # (N, T)
-    qmax = q.reshape(n, -1).amax(dim=1).long()
-    empty = levels > qmax[:, None]  # (N, T): no pixel reaches the level
-    full = levels == 0  # (N, T): every pixel is foreground (t * P < 0)
+    # Canonical level: the smallest value present in the map that is >= L gives the same mask, so
+    # levels between two present values share one labelling (256: empty mask; the map's minimum:
+    # every pixel is foreground).
+    flat_q = q.reshape(n, -1).long()
+    present = torch.zeros((n, 257), dtype=torch.bool, device=device)
+    present.scatter_(1, flat_q, True)
+    present[:, 256] = True
+    values = torch.where(present, torch.arange(257, device=device), 256)
+    next_present = values.flip(1).cummin(dim=1).values.flip(1)  # (N, 257)
+    levels = next_present.gather(1, levels)  # (N, T) canonical levels
+    empty = levels == 256
+    full = levels == flat_q.amin(dim=1, keepdim=True)
 
     # Distinct (map, level) masks to label; duplicates reuse one labelling. Rows of the box table:
     # 0 = empty mask, 1 = full mask, 2 + i = i-th distinct labelled mask.
@@ -425,7 +434,7 @@ def scoremap_boxes_reference(
     table_row = torch.where(key < 0, key + 2, inverse - special + 2)  # (N, T)
     uniq = uniq[special:]
     u_map = torch.div(uniq, 257, rounding_mode="floor")
-    u_level = (uniq - u_map * 257).to(torch.uint8)  # in [1, 255]
+    u_level = (uniq - u_map * 257).to(torch.uint8)  # in [1, 255]: above the map's minimum
 
     # Padded quantised maps; the zero frame is below every level >= 1, so it is always background.
     hp, wp = height + 2, width + 2

@@ -85,7 +85,7 @@ def _as_thresholds(thresholds: Union[Sequence[float], Tensor, float], device: to
         raise ValueError(f"cam_boxes: thresholds must be 1-D, got shape {tuple(t.shape)}")
     if t.numel() == 0:
         raise ValueError("cam_boxes: thresholds must not be empty")
-    if not bool(torch.isfinite(t).all()):
+    if not torch.compiler.is_compiling() and not bool(torch.isfinite(t).all()):
         raise ValueError("cam_boxes: thresholds must be finite")
     return t.to(device)
 

@@ -1,0 +1,95 @@
+"""cam_boxes: fused kernel vs the protocol's OpenCV loop vs the pure-PyTorch fallback, on 224x224
+maps upsampled from 14x14 CAM-like maps, at 100 and 1000 thresholds; plus the full MaxBoxAccV2
+evaluation of N maps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import QUICK, devices, sync
+from wsolx.ops._boxes_reference import scoremap_boxes_reference
+from wsolx.ops.boxes import scoremap_boxes, upsample_cams
+
+cv2 = pytest.importorskip("cv2")
+from cam_cases import random_scoremaps  # noqa: E402
+from protocol_cv2 import protocol_boxes  # noqa: E402
+
+N_MAPS = 8 if QUICK else 64
+
+
+def cams14(n: int) -> torch.Tensor:
+    return torch.from_numpy(random_scoremaps(n, (14, 14), seed=0, kinds=["blobs", "cam14"]))
+
+
+@pytest.fixture(scope="module")
+def scoremaps() -> torch.Tensor:
+    return upsample_cams(cams14(N_MAPS), (224, 224))
+
+
+def opencv_loop(maps: np.ndarray, thresholds: np.ndarray, multi: bool) -> list:
+    return [protocol_boxes(m, thresholds, 100.0, multi_box=multi) for m in maps]
+
+
+@pytest.mark.parametrize("T", [100, 1000])
+@pytest.mark.parametrize("mode", ["single", "multi"])
+@pytest.mark.parametrize("impl", ["wsolx-cpu", "wsolx-cuda", "opencv", "fallback"])
+def test_cam_boxes(benchmark, scoremaps, impl, mode, T):
+    multi = mode == "multi"
+    thresholds = np.arange(0, 1, 1.0 / T)
+    thr = torch.tensor(thresholds, dtype=torch.float64)
+    n = N_MAPS
+    if impl == "wsolx-cuda":
+        if "cuda" not in devices():
+            pytest.skip("no CUDA kernels")
+        s, t = scoremaps.cuda(), thr.cuda()
+
+        def run():
+            scoremap_boxes(s, t, 100.0, multi)
+            torch.cuda.synchronize()
+
+    elif impl == "wsolx-cpu":
+
+        def run():
+            scoremap_boxes(scoremaps, thr, 100.0, multi)
+
+    elif impl == "opencv":
+        n = 4 if T == 1000 else 8  # the loop is slow; cost is reported per map
+        maps = scoremaps[:n].numpy()
+
+        def run():
+            opencv_loop(maps, thresholds, multi)
+
+    else:
+        n = 4
+        s = scoremaps[:n]
+
+        def run():
+            scoremap_boxes_reference(s, thr, 100.0, multi)
+
+    benchmark.group = f"cam_boxes {mode} T={T} (per-map cost = mean / maps)"
+    benchmark.extra_info.update(impl=impl, maps=n, T=T, mode=mode)
+    benchmark.pedantic(run, rounds=2 if QUICK else 3, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("device", devices())
+def test_maxboxacc_v2_evaluation(benchmark, device):
+    """Full evaluation (upsampling, boxes at 100 thresholds, IoU with GT, accumulation) of N maps."""
+    from wsolx.metrics import BoxEvaluator
+
+    n = 16 if QUICK else 256
+    cams = cams14(n).to(device)
+    g = torch.Generator().manual_seed(0)
+    xy = torch.randint(0, 150, (n, 1, 2), generator=g)
+    gt = torch.cat([xy, xy + torch.randint(20, 70, (n, 1, 2), generator=g)], dim=2).float()
+
+    def run():
+        ev = BoxEvaluator(device=device)
+        ev.update(cams, [b for b in gt.to(device)])
+        ev.compute()
+        sync(device)
+
+    benchmark.group = "MaxBoxAccV2 evaluation"
+    benchmark.extra_info.update(device=device, maps=n)
+    benchmark.pedantic(run, rounds=2 if QUICK else 3, warmup_rounds=1)
