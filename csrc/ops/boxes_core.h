@@ -223,6 +223,10 @@ class MapBoxes {
       return;
     }
     const float range = mx - mn;
+    if (!(range - range == 0.0f)) {  // max - min overflows: numpy's division gives 0 (or NaN -> 0)
+      for (int64_t i = 0; i < hw_; ++i) q_[i] = 0;
+      return;
+    }
     for (int64_t i = 0; i < hw_; ++i) {
       const float norm = (s[i] - mn) / range;
       const float scaled = norm * 255.0f;
