@@ -137,9 +137,26 @@ def test_opcheck(device):
     ]
     for x, theta in samples:
         torch.library.opcheck(torch.ops.wsolx.tap_forward.default, (x, theta))
-    x = samples[0][0].detach()
-    y, tau, count = torch.ops.wsolx.tap_forward(x, 0.1)
-    torch.library.opcheck(torch.ops.wsolx.tap_backward.default, (torch.randn_like(y), x, tau, count))
+    for x, theta in samples:
+        x = x.detach()
+        y, mask, count = torch.ops.wsolx.tap_forward(x, theta)
+        torch.library.opcheck(torch.ops.wsolx.tap_backward.default, (torch.randn_like(y), mask, count, x))
+
+
+@needs_ext
+@pytest.mark.parametrize("device", DEVICES)
+def test_mask_bits_are_the_keep_mask(device):
+    """The packed bits saved for the backward are exactly x > theta * max, in the documented layout."""
+    x = make_features((2, 11, 3, 5), torch.float32, device, seed=3)
+    keep = x > 0.3 * x.amax(dim=(2, 3), keepdim=True)
+    _, mask, count = torch.ops.wsolx.tap_forward(x, 0.3)
+    bits = torch.from_numpy(np.unpackbits(mask.cpu().numpy(), axis=-1, bitorder="little"))
+    assert torch.equal(bits[..., :15].bool(), keep.flatten(2).cpu())
+    assert torch.equal(count.cpu(), keep.sum((2, 3)).float().cpu())
+    xl = x.contiguous(memory_format=torch.channels_last)
+    _, mask, _ = torch.ops.wsolx.tap_forward(xl, 0.3)
+    bits = torch.from_numpy(np.unpackbits(mask.cpu().numpy(), axis=-1, bitorder="little"))
+    assert torch.equal(bits[..., :11].bool(), keep.flatten(2).transpose(1, 2).cpu())
 
 
 @needs_ext

@@ -2,9 +2,11 @@
 #include <torch/library.h>
 
 TORCH_LIBRARY_FRAGMENT(wsolx, m) {
-  // Returns (y, tau, count): y (B, C) in x's dtype; tau and count (B, C) in the accumulation
-  // dtype (float64 for float64 input, float32 otherwise), saved for the backward.
+  // Returns (y, mask, count): y (B, C) in x's dtype; mask the packed uint8 keep bits (see
+  // tap.h::tap_mask_shape); count (B, C) in the accumulation dtype (float64 for float64 input,
+  // float32 otherwise). mask and count are saved for the backward.
   m.def("tap_forward(Tensor x, float theta) -> (Tensor, Tensor, Tensor)");
-  // grad (B, C), x (B, C, H, W), tau (B, C), count (B, C) -> grad_x (B, C, H, W).
-  m.def("tap_backward(Tensor grad, Tensor x, Tensor tau, Tensor count) -> Tensor");
+  // grad (B, C), mask, count (B, C), x (B, C, H, W; only its shape, dtype and layout are used)
+  // -> grad_x (B, C, H, W) in x's layout.
+  m.def("tap_backward(Tensor grad, Tensor mask, Tensor count, Tensor x) -> Tensor");
 }

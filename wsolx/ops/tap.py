@@ -19,6 +19,8 @@ without it the pure-PyTorch reference :func:`tap_pool_reference` runs.
 
 from __future__ import annotations
 
+from typing import Tuple
+
 import torch
 from torch import Tensor, nn
 
@@ -76,26 +78,35 @@ def _memory_format(x: Tensor) -> torch.memory_format:
     return torch.contiguous_format
 
 
+def _mask_shape(x: Tensor) -> Tuple[int, int, int]:
+    # Same rule as csrc/ops/tap.h::tap_mask_shape: one bit per element, rows padded to bytes.
+    B, C, H, W = x.shape
+    if _memory_format(x) == torch.channels_last:
+        return (B, H * W, (C + 7) // 8)
+    return (B, C, (H * W + 7) // 8)
+
+
 def _register_extension_ops() -> None:
     @torch.library.register_fake("wsolx::tap_forward")
     def _tap_forward_fake(x: Tensor, theta: float):
         acc = torch.float64 if x.dtype == torch.float64 else torch.float32
         shape = (x.size(0), x.size(1))
-        return x.new_empty(shape), x.new_empty(shape, dtype=acc), x.new_empty(shape, dtype=acc)
+        return x.new_empty(shape), x.new_empty(_mask_shape(x), dtype=torch.uint8), x.new_empty(shape, dtype=acc)
 
     @torch.library.register_fake("wsolx::tap_backward")
-    def _tap_backward_fake(grad: Tensor, x: Tensor, tau: Tensor, count: Tensor):
+    def _tap_backward_fake(grad: Tensor, mask: Tensor, count: Tensor, x: Tensor):
         return torch.empty_like(x, memory_format=_memory_format(x))
 
     def _setup_context(ctx, inputs, output) -> None:
         x, _theta = inputs
-        _y, tau, count = output
-        ctx.save_for_backward(x, tau, count)
-        ctx.mark_non_differentiable(tau, count)
+        _y, mask, count = output
+        # x is saved for its shape, dtype and layout only; the backward reads the mask bits.
+        ctx.save_for_backward(mask, count, x)
+        ctx.mark_non_differentiable(mask, count)
 
-    def _backward(ctx, grad_y: Tensor, _grad_tau, _grad_count):
-        x, tau, count = ctx.saved_tensors
-        return torch.ops.wsolx.tap_backward(grad_y.contiguous(), x, tau, count), None
+    def _backward(ctx, grad_y: Tensor, _grad_mask, _grad_count):
+        mask, count, x = ctx.saved_tensors
+        return torch.ops.wsolx.tap_backward(grad_y.contiguous(), mask, count, x), None
 
     torch.library.register_autograd("wsolx::tap_forward", _backward, setup_context=_setup_context)
 

@@ -1,13 +1,21 @@
-// TAP forward/backward on the CPU: one pass for the max and one for the thresholded sum per
-// channel, parallel over (batch, channel) planes with at::parallel_for (OpenMP).
+// TAP forward/backward on the CPU, parallel with at::parallel_for (OpenMP).
+// Forward: per channel one pass for the max and one for the thresholded sum (the plane is still
+// in cache), writing the packed keep bits. Backward: dx = bit ? dy / max(count, 1) : 0, reading
+// only the bits (1/32 of x for float32).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
+#include <array>
 #include <limits>
+#include <type_traits>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "ops/tap.h"
 
@@ -15,45 +23,204 @@ namespace wsolx {
 namespace ops {
 namespace {
 
-// Planes are contiguous (NCHW): each (b, c) owns HW consecutive values.
+// NCHW: planes of HW consecutive values; mask rows of ceil(HW / 8) bytes. The loops keep 8
+// independent lanes (one per bit of a mask byte) so the compiler can vectorise them.
 template <typename scalar_t, typename acc_t>
-void tap_forward_nchw(const scalar_t* x, int64_t planes, int64_t hw, acc_t theta, scalar_t* y, acc_t* tau,
+void tap_forward_nchw(const scalar_t* x, int64_t planes, int64_t hw, acc_t theta, scalar_t* y, uint8_t* mask,
                       acc_t* count) {
+  const int64_t row = (hw + 7) / 8;
+  const int64_t full = hw / 8;
   at::parallel_for(0, planes, 16, [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const scalar_t* xp = x + p * hw;
-      acc_t mx = -std::numeric_limits<acc_t>::infinity();
-      bool nan = false;
-      for (int64_t i = 0; i < hw; ++i) {
-        const acc_t v = static_cast<acc_t>(xp[i]);
-        mx = v > mx ? v : mx;
-        nan |= (v != v);
+      uint8_t* mp = mask + p * row;
+      acc_t mx[8];
+      bool nan[8];
+      for (int j = 0; j < 8; ++j) {
+        mx[j] = -std::numeric_limits<acc_t>::infinity();
+        nan[j] = false;
       }
-      const acc_t t = theta * mx;
-      acc_t sum = 0, cnt = 0;
-      for (int64_t i = 0; i < hw; ++i) {
-        const acc_t v = static_cast<acc_t>(xp[i]);
-        const bool k = v > t;
-        sum += k ? v : acc_t(0);
-        cnt += k ? acc_t(1) : acc_t(0);
+      for (int64_t b = 0; b < full; ++b) {
+        for (int j = 0; j < 8; ++j) {
+          const acc_t v = static_cast<acc_t>(xp[b * 8 + j]);
+          mx[j] = v > mx[j] ? v : mx[j];
+          nan[j] |= (v != v);
+        }
       }
-      tau[p] = nan ? std::numeric_limits<acc_t>::quiet_NaN() : t;
-      count[p] = cnt;
-      y[p] = static_cast<scalar_t>(nan ? std::numeric_limits<acc_t>::quiet_NaN() : sum / std::max(cnt, acc_t(1)));
+      for (int64_t i = full * 8; i < hw; ++i) {
+        const acc_t v = static_cast<acc_t>(xp[i]);
+        mx[0] = v > mx[0] ? v : mx[0];
+        nan[0] |= (v != v);
+      }
+      acc_t m = mx[0];
+      bool any_nan = nan[0];
+      for (int j = 1; j < 8; ++j) {
+        m = mx[j] > m ? mx[j] : m;
+        any_nan |= nan[j];
+      }
+      const acc_t t = any_nan ? std::numeric_limits<acc_t>::quiet_NaN() : theta * m;
+      acc_t sum[8], cnt[8];
+      for (int j = 0; j < 8; ++j) sum[j] = cnt[j] = 0;
+      for (int64_t b = 0; b < full; ++b) {
+        unsigned bits = 0;
+        for (int j = 0; j < 8; ++j) {
+          const acc_t v = static_cast<acc_t>(xp[b * 8 + j]);
+          const bool k = v > t;
+          sum[j] += k ? v : acc_t(0);
+          cnt[j] += k ? acc_t(1) : acc_t(0);
+          bits |= static_cast<unsigned>(k) << j;
+        }
+        mp[b] = static_cast<uint8_t>(bits);
+      }
+      if (full < row) {
+        unsigned bits = 0;
+        for (int64_t i = full * 8; i < hw; ++i) {
+          const acc_t v = static_cast<acc_t>(xp[i]);
+          const bool k = v > t;
+          sum[0] += k ? v : acc_t(0);
+          cnt[0] += k ? acc_t(1) : acc_t(0);
+          bits |= static_cast<unsigned>(k) << (i - full * 8);
+        }
+        mp[full] = static_cast<uint8_t>(bits);
+      }
+      acc_t total = 0, n = 0;
+      for (int j = 0; j < 8; ++j) {
+        total += sum[j];
+        n += cnt[j];
+      }
+      count[p] = n;
+      y[p] = static_cast<scalar_t>(any_nan ? std::numeric_limits<acc_t>::quiet_NaN() : total / std::max(n, acc_t(1)));
     }
   });
 }
 
-// Channels-last (NHWC): for each image, channels are the contiguous inner dimension, so the
-// reductions run over HW rows of C accumulators at once (vectorisable, cache friendly).
+#if defined(__SSE2__)
+// float32 NCHW with SSE2 (baseline on x86-64): two 4-lane vectors per mask byte. Same results as
+// the generic loop up to the order of the float32 summation.
+void tap_forward_nchw_sse(const float* x, int64_t planes, int64_t hw, float theta, float* y, uint8_t* mask,
+                          float* count) {
+  const int64_t row = (hw + 7) / 8;
+  const int64_t full = hw / 8;
+  at::parallel_for(0, planes, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const float* xp = x + p * hw;
+      uint8_t* mp = mask + p * row;
+      __m128 mx0 = _mm_set1_ps(-std::numeric_limits<float>::infinity()), mx1 = mx0;
+      __m128 nan = _mm_setzero_ps();
+      for (int64_t b = 0; b < full; ++b) {
+        const __m128 a = _mm_loadu_ps(xp + 8 * b), c = _mm_loadu_ps(xp + 8 * b + 4);
+        mx0 = _mm_max_ps(a, mx0);  // (a > mx) ? a : mx
+        mx1 = _mm_max_ps(c, mx1);
+        nan = _mm_or_ps(nan, _mm_or_ps(_mm_cmpunord_ps(a, a), _mm_cmpunord_ps(c, c)));
+      }
+      alignas(16) float lanes[8];
+      _mm_store_ps(lanes, mx0);
+      _mm_store_ps(lanes + 4, mx1);
+      float m = lanes[0];
+      for (int j = 1; j < 8; ++j) m = lanes[j] > m ? lanes[j] : m;
+      bool any_nan = _mm_movemask_ps(nan) != 0;
+      for (int64_t i = full * 8; i < hw; ++i) {
+        m = xp[i] > m ? xp[i] : m;
+        any_nan |= xp[i] != xp[i];
+      }
+      const float t = any_nan ? std::numeric_limits<float>::quiet_NaN() : theta * m;
+      const __m128 tv = _mm_set1_ps(t), one = _mm_set1_ps(1.0f);
+      __m128 s0 = _mm_setzero_ps(), s1 = s0, n0 = s0, n1 = s0;
+      for (int64_t b = 0; b < full; ++b) {
+        const __m128 a = _mm_loadu_ps(xp + 8 * b), c = _mm_loadu_ps(xp + 8 * b + 4);
+        const __m128 ka = _mm_cmpgt_ps(a, tv), kc = _mm_cmpgt_ps(c, tv);
+        s0 = _mm_add_ps(s0, _mm_and_ps(ka, a));
+        s1 = _mm_add_ps(s1, _mm_and_ps(kc, c));
+        n0 = _mm_add_ps(n0, _mm_and_ps(ka, one));
+        n1 = _mm_add_ps(n1, _mm_and_ps(kc, one));
+        mp[b] = static_cast<uint8_t>(_mm_movemask_ps(ka) | (_mm_movemask_ps(kc) << 4));
+      }
+      alignas(16) float sums[8], cnts[8];
+      _mm_store_ps(sums, _mm_add_ps(s0, s1));
+      _mm_store_ps(cnts, _mm_add_ps(n0, n1));
+      float total = (sums[0] + sums[1]) + (sums[2] + sums[3]);
+      float n = (cnts[0] + cnts[1]) + (cnts[2] + cnts[3]);
+      if (full < row) {
+        unsigned bits = 0;
+        for (int64_t i = full * 8; i < hw; ++i) {
+          const bool k = xp[i] > t;
+          total += k ? xp[i] : 0.0f;
+          n += k ? 1.0f : 0.0f;
+          bits |= static_cast<unsigned>(k) << (i - full * 8);
+        }
+        mp[full] = static_cast<uint8_t>(bits);
+      }
+      count[p] = n;
+      y[p] = any_nan ? std::numeric_limits<float>::quiet_NaN() : total / std::max(n, 1.0f);
+    }
+  });
+}
+
+// 256 x 8 lane masks (all ones where the bit is set) to expand a mask byte into 8 floats.
+const std::array<std::array<uint32_t, 8>, 256>& byte_lanes() {
+  static const auto table = [] {
+    std::array<std::array<uint32_t, 8>, 256> t{};
+    for (int b = 0; b < 256; ++b)
+      for (int j = 0; j < 8; ++j) t[b][j] = ((b >> j) & 1) ? 0xffffffffu : 0u;
+    return t;
+  }();
+  return table;
+}
+
+void tap_backward_nchw_sse(const uint8_t* mask, const float* scale, int64_t planes, int64_t hw, float* dx) {
+  const int64_t row = (hw + 7) / 8;
+  const int64_t full = hw / 8;
+  const auto& lanes = byte_lanes();
+  at::parallel_for(0, planes, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const uint8_t* m = mask + p * row;
+      float* out = dx + p * hw;
+      const __m128 sv = _mm_set1_ps(scale[p]);
+      for (int64_t b = 0; b < full; ++b) {
+        const uint32_t* l = lanes[m[b]].data();
+        const __m128 lo = _mm_castsi128_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l)));
+        const __m128 hi = _mm_castsi128_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(l + 4)));
+        _mm_storeu_ps(out + 8 * b, _mm_and_ps(lo, sv));
+        _mm_storeu_ps(out + 8 * b + 4, _mm_and_ps(hi, sv));
+      }
+      for (int64_t i = full * 8; i < hw; ++i) out[i] = ((m[i >> 3] >> (i & 7)) & 1) ? scale[p] : 0.0f;
+    }
+  });
+}
+#endif
+
+// Vectorised float32 NCHW kernels where available; the generic loops otherwise.
+template <typename scalar_t, typename acc_t>
+bool tap_forward_nchw_fast(const scalar_t*, int64_t, int64_t, acc_t, scalar_t*, uint8_t*, acc_t*) {
+  return false;
+}
+template <typename scalar_t, typename acc_t>
+bool tap_backward_nchw_fast(const uint8_t*, const acc_t*, int64_t, int64_t, scalar_t*) {
+  return false;
+}
+#if defined(__SSE2__)
+inline bool tap_forward_nchw_fast(const float* x, int64_t planes, int64_t hw, float theta, float* y, uint8_t* mask,
+                                  float* count) {
+  tap_forward_nchw_sse(x, planes, hw, theta, y, mask, count);
+  return true;
+}
+inline bool tap_backward_nchw_fast(const uint8_t* mask, const float* scale, int64_t planes, int64_t hw, float* dx) {
+  tap_backward_nchw_sse(mask, scale, planes, hw, dx);
+  return true;
+}
+#endif
+
+// NHWC: channels are the contiguous inner dimension, so the reductions run over HW rows of a
+// block of channel accumulators (vectorisable); mask rows of ceil(C / 8) bytes per (b, hw).
 template <typename scalar_t, typename acc_t>
 void tap_forward_nhwc(const scalar_t* x, int64_t batch, int64_t channels, int64_t hw, acc_t theta, scalar_t* y,
-                      acc_t* tau, acc_t* count) {
-  constexpr int64_t kBlock = 256;  // channels per task
+                      uint8_t* mask, acc_t* count) {
+  constexpr int64_t kBlock = 256;  // channels per task, a multiple of 8 (whole mask bytes)
   const int64_t blocks = (channels + kBlock - 1) / kBlock;
+  const int64_t row = (channels + 7) / 8;
   at::parallel_for(0, batch * blocks, 1, [&](int64_t begin, int64_t end) {
     std::vector<acc_t> mx(kBlock), sum(kBlock), cnt(kBlock), thr(kBlock);
-    std::vector<unsigned char> nan(kBlock);
+    std::vector<unsigned char> nan(kBlock), keep(kBlock);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t b = task / blocks;
       const int64_t c0 = (task % blocks) * kBlock;
@@ -62,33 +229,39 @@ void tap_forward_nhwc(const scalar_t* x, int64_t batch, int64_t channels, int64_
       std::fill(mx.begin(), mx.begin() + nc, -std::numeric_limits<acc_t>::infinity());
       std::fill(nan.begin(), nan.begin() + nc, 0);
       for (int64_t i = 0; i < hw; ++i) {
-        const scalar_t* row = xb + i * channels;
+        const scalar_t* r = xb + i * channels;
         for (int64_t c = 0; c < nc; ++c) {
-          const acc_t v = static_cast<acc_t>(row[c]);
+          const acc_t v = static_cast<acc_t>(r[c]);
           mx[c] = v > mx[c] ? v : mx[c];
           nan[c] |= (v != v);
         }
       }
       for (int64_t c = 0; c < nc; ++c) {
-        thr[c] = theta * mx[c];
+        thr[c] = nan[c] ? std::numeric_limits<acc_t>::quiet_NaN() : theta * mx[c];
         sum[c] = 0;
         cnt[c] = 0;
       }
       for (int64_t i = 0; i < hw; ++i) {
-        const scalar_t* row = xb + i * channels;
+        const scalar_t* r = xb + i * channels;
         for (int64_t c = 0; c < nc; ++c) {
-          const acc_t v = static_cast<acc_t>(row[c]);
+          const acc_t v = static_cast<acc_t>(r[c]);
           const bool k = v > thr[c];
           sum[c] += k ? v : acc_t(0);
           cnt[c] += k ? acc_t(1) : acc_t(0);
+          keep[c] = k;
+        }
+        uint8_t* mrow = mask + (b * hw + i) * row + c0 / 8;
+        for (int64_t byte = 0; byte < (nc + 7) / 8; ++byte) {
+          unsigned bits = 0;
+          for (int64_t c = byte * 8; c < std::min(nc, byte * 8 + 8); ++c) bits |= unsigned(keep[c]) << (c - byte * 8);
+          mrow[byte] = static_cast<uint8_t>(bits);
         }
       }
       for (int64_t c = 0; c < nc; ++c) {
         const int64_t o = b * channels + c0 + c;
-        const acc_t nanv = std::numeric_limits<acc_t>::quiet_NaN();
-        tau[o] = nan[c] ? nanv : thr[c];
         count[o] = cnt[c];
-        y[o] = static_cast<scalar_t>(nan[c] ? nanv : sum[c] / std::max(cnt[c], acc_t(1)));
+        y[o] = static_cast<scalar_t>(nan[c] ? std::numeric_limits<acc_t>::quiet_NaN()
+                                            : sum[c] / std::max(cnt[c], acc_t(1)));
       }
     }
   });
@@ -102,63 +275,70 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tap_forward_cpu(const at::Tensor&
   const int64_t B = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
   const auto acc = tap_acc_type(x.scalar_type());
   at::Tensor y = at::empty({B, C}, x.options());
-  at::Tensor tau = at::empty({B, C}, x.options().dtype(acc));
+  at::Tensor mask = at::empty(tap_mask_shape(x, layout), x.options().dtype(at::kByte));
   at::Tensor count = at::empty({B, C}, x.options().dtype(acc));
-  if (B * C == 0) return {y, tau, count};
+  if (x.numel() == 0) return {y, mask, count};
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "tap_forward_cpu", [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const acc_t th = static_cast<acc_t>(theta);
     if (layout == at::MemoryFormat::ChannelsLast) {
       tap_forward_nhwc<scalar_t, acc_t>(x.const_data_ptr<scalar_t>(), B, C, HW, th, y.mutable_data_ptr<scalar_t>(),
-                                        tau.mutable_data_ptr<acc_t>(), count.mutable_data_ptr<acc_t>());
+                                        mask.mutable_data_ptr<uint8_t>(), count.mutable_data_ptr<acc_t>());
     } else {
+      if (tap_forward_nchw_fast(x.const_data_ptr<scalar_t>(), B * C, HW, th, y.mutable_data_ptr<scalar_t>(),
+                                mask.mutable_data_ptr<uint8_t>(), count.mutable_data_ptr<acc_t>())) {
+        return;
+      }
       tap_forward_nchw<scalar_t, acc_t>(x.const_data_ptr<scalar_t>(), B * C, HW, th, y.mutable_data_ptr<scalar_t>(),
-                                        tau.mutable_data_ptr<acc_t>(), count.mutable_data_ptr<acc_t>());
+                                        mask.mutable_data_ptr<uint8_t>(), count.mutable_data_ptr<acc_t>());
     }
   });
-  return {y, tau, count};
+  return {y, mask, count};
 }
 
-at::Tensor tap_backward_cpu(const at::Tensor& grad_in, const at::Tensor& input, const at::Tensor& tau_in,
-                            const at::Tensor& count_in) {
-  check_tap_backward(grad_in, input, tau_in, count_in);
+at::Tensor tap_backward_cpu(const at::Tensor& grad_in, const at::Tensor& mask_in, const at::Tensor& count_in,
+                            const at::Tensor& input) {
+  check_tap_backward(grad_in, mask_in, count_in, input);
   const auto layout = tap_layout(input);
-  const at::Tensor x = input.contiguous(layout);
-  const int64_t B = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
-  const auto acc = tap_acc_type(x.scalar_type());
+  const int64_t B = input.size(0), C = input.size(1), HW = input.size(2) * input.size(3);
+  const auto acc = tap_acc_type(input.scalar_type());
   // Per-channel scale dy / max(count, 1) once, in the accumulation dtype.
   const at::Tensor scale = (grad_in.to(acc) / count_in.to(acc).clamp_min(1)).contiguous();
-  const at::Tensor tau = tau_in.to(acc).contiguous();
-  at::Tensor dx = at::empty_like(x, layout);
-  if (x.numel() == 0) return dx;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "tap_backward_cpu", [&] {
+  const at::Tensor mask = mask_in.contiguous();
+  at::Tensor dx = at::empty(input.sizes(), input.options().memory_format(layout));
+  if (dx.numel() == 0) return dx;
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, input.scalar_type(), "tap_backward_cpu", [&] {
     using acc_t = at::opmath_type<scalar_t>;
-    const scalar_t* xp = x.const_data_ptr<scalar_t>();
+    const uint8_t* mp = mask.const_data_ptr<uint8_t>();
     const acc_t* sp = scale.const_data_ptr<acc_t>();
-    const acc_t* tp = tau.const_data_ptr<acc_t>();
     scalar_t* dp = dx.mutable_data_ptr<scalar_t>();
     if (layout == at::MemoryFormat::ChannelsLast) {
+      const int64_t row = (C + 7) / 8;
       at::parallel_for(0, B * HW, 64, [&](int64_t begin, int64_t end) {
         for (int64_t r = begin; r < end; ++r) {
-          const int64_t b = r / HW;
-          const scalar_t* row = xp + r * C;
+          const acc_t* s = sp + (r / HW) * C;
+          const uint8_t* m = mp + r * row;
           scalar_t* out = dp + r * C;
-          const acc_t* s = sp + b * C;
-          const acc_t* t = tp + b * C;
           for (int64_t c = 0; c < C; ++c) {
-            out[c] = static_cast<scalar_t>(static_cast<acc_t>(row[c]) > t[c] ? s[c] : acc_t(0));
+            out[c] = static_cast<scalar_t>(((m[c >> 3] >> (c & 7)) & 1) ? s[c] : acc_t(0));
           }
         }
       });
     } else {
+      if (tap_backward_nchw_fast(mp, sp, B * C, HW, dp)) return;
+      const int64_t row = (HW + 7) / 8;
       at::parallel_for(0, B * C, 16, [&](int64_t begin, int64_t end) {
         for (int64_t p = begin; p < end; ++p) {
-          const scalar_t* xpl = xp + p * HW;
+          const uint8_t* m = mp + p * row;
+          const scalar_t s = static_cast<scalar_t>(sp[p]);
+          const scalar_t zero = static_cast<scalar_t>(0);
           scalar_t* out = dp + p * HW;
-          const acc_t s = sp[p], t = tp[p];
-          for (int64_t i = 0; i < HW; ++i) {
-            out[i] = static_cast<scalar_t>(static_cast<acc_t>(xpl[i]) > t ? s : acc_t(0));
+          const int64_t full = HW / 8;
+          for (int64_t b = 0; b < full; ++b) {
+            const unsigned bits = m[b];
+            for (int j = 0; j < 8; ++j) out[b * 8 + j] = ((bits >> j) & 1u) ? s : zero;
           }
+          for (int64_t i = full * 8; i < HW; ++i) out[i] = ((m[i >> 3] >> (i & 7)) & 1) ? s : zero;
         }
       });
     }
