@@ -68,7 +68,7 @@ def test_cam_boxes(benchmark, scoremaps, impl, mode, T):
         def run():
             scoremap_boxes_reference(s, thr, 100.0, multi)
 
-    benchmark.group = f"cam_boxes {mode} T={T} (per-map cost = mean / maps)"
+    benchmark.group = f"cam_boxes {mode} T={T} (cost per map = time / maps)"
     benchmark.extra_info.update(impl=impl, maps=n, T=T, mode=mode)
     benchmark.pedantic(run, rounds=2 if QUICK else 3, warmup_rounds=1)
 
