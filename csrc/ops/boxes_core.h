@@ -20,10 +20,17 @@
 
 #include <stdint.h>
 
+#if defined(__SSE2__) && !defined(__CUDACC__)
+#include <emmintrin.h>
+#define WSOLX_BOXES_SSE2 1
+#endif
+
 #ifdef __CUDACC__
 #define WSOLX_HD __host__ __device__
+#define WSOLX_NOINLINE
 #else
 #define WSOLX_HD
+#define WSOLX_NOINLINE __attribute__((noinline))
 #endif
 
 namespace wsolx {
@@ -49,11 +56,11 @@ WSOLX_HD inline int window_euler4(int pattern) {
 // Statistics of a union-find root: one 32-byte record, so a union touches one cache line.
 struct Component {
   int32_t size;
-  int32_t first;     // raster index of the first pixel
   int32_t area2;     // 2 x contour area without hole filling (foreground pass)
   int32_t euler4;    // 4 x Euler number (foreground); 1 if touching the border (background)
-  int32_t root_pos;  // position in the list of live roots
+  int32_t first;     // first pixel in raster order, as y << 16 | x
   int16_t x0, y0, x1, y1;
+  int32_t root_pos;  // position in the list of live roots
   int32_t pad;
 };
 
@@ -61,24 +68,34 @@ struct Component {
 WSOLX_HD inline int64_t workspace_words(int64_t H, int64_t W) {
   const int64_t hw = H * W;
   const int64_t padded = (H + 2) * (W + 2);
-  return 8 * hw /*components*/ + 3 * hw /*parent, roots, order*/ + 2 * padded /*mark, stack*/ + (hw + 3) / 4 +
-         (padded + 3) / 4 + 8 /*alignment*/;
+  return 8 * (hw + 1) /*components*/ + 2 * (hw + 1) /*parent, roots*/ + hw /*order*/ +
+         3 * padded /*label, mark, stack*/ + (hw + 3) / 4 /*q*/ + (padded + 4 + 3) / 4 /*occupancy*/ +
+         8 /*alignment*/;
 }
 
-// Lookup tables over the occupancy of the 8 neighbours, in circular order NW, N, NE, E, SE, S, SW,
-// W (bit i = ring cell i): the area/Euler change when the centre pixel joins, and one
-// representative per run of consecutive occupied ring cells (consecutive ring cells are
-// 8-adjacent, so each run already is one component and needs one union).
+// Lookup tables over the occupancy of the 8 neighbours. The index is the 3x3 mask in row-major
+// order, bit (dy + 1) * 3 + (dx + 1), with the centre bit 4 clear: the area/Euler change when the
+// centre pixel joins, and one representative per run of consecutive occupied ring cells, as ring
+// positions in circular order NW, N, NE, E, SE, S, SW, W (consecutive ring cells are 8-adjacent,
+// so each run already is one component and needs one union).
 struct RingTables {
-  int8_t delta_area2[256];
-  int8_t delta_euler4[256];
-  uint8_t reps[256][4];
-  uint8_t rep_count[256];
+  int8_t delta_area2[512];
+  int8_t delta_euler4[512];
+  uint8_t reps[512][4];
+  uint8_t rep_count[512];
+  alignas(16) int32_t stat_delta[512][4];  // {1, delta_area2, delta_euler4, 0}: size/area/Euler step
 
   WSOLX_HD void build() {
     const int rx[8] = {-1, 0, 1, 1, 1, 0, -1, -1};
     const int ry[8] = {-1, -1, -1, 0, 1, 1, 1, 0};
-    for (int nb = 0; nb < 256; ++nb) {
+    const int row_major_bit[8] = {0, 1, 2, 5, 8, 7, 6, 3};
+    for (int idx = 0; idx < 512; ++idx) {  // entries with the centre bit set are never read
+      delta_area2[idx] = delta_euler4[idx] = 0;
+      for (int k = 0; k < 4; ++k) stat_delta[idx][k] = 0;
+      rep_count[idx] = 0;
+      for (int k = 0; k < 4; ++k) reps[idx][k] = 0;
+    }
+    for (int nb = 0; nb < 256; ++nb) {  // nb: ring-order mask
       int da = 0, de = 0;
       for (int wy = -1; wy <= 0; ++wy) {
         for (int wx = -1; wx <= 0; ++wx) {
@@ -94,16 +111,23 @@ struct RingTables {
           de += window_euler4(pattern) - window_euler4(pattern & ~self);
         }
       }
-      delta_area2[nb] = static_cast<int8_t>(da);
-      delta_euler4[nb] = static_cast<int8_t>(de);
+      int idx = 0;
+      for (int i = 0; i < 8; ++i)
+        if ((nb >> i) & 1) idx |= 1 << row_major_bit[i];
+      delta_area2[idx] = static_cast<int8_t>(da);
+      delta_euler4[idx] = static_cast<int8_t>(de);
+      stat_delta[idx][0] = 1;
+      stat_delta[idx][1] = da;
+      stat_delta[idx][2] = de;
+      stat_delta[idx][3] = 0;
       int count = 0;
       if (nb == 255) {
-        reps[nb][count++] = 0;
+        reps[idx][count++] = 0;
       } else {
         for (int i = 0; i < 8; ++i)
-          if (((nb >> i) & 1) && !((nb >> ((i + 7) & 7)) & 1)) reps[nb][count++] = static_cast<uint8_t>(i);
+          if (((nb >> i) & 1) && !((nb >> ((i + 7) & 7)) & 1)) reps[idx][count++] = static_cast<uint8_t>(i);
       }
-      rep_count[nb] = static_cast<uint8_t>(count);
+      rep_count[idx] = static_cast<uint8_t>(count);
     }
   }
 };
@@ -148,31 +172,126 @@ WSOLX_HD inline int threshold_level(double t, double standard) {
   return static_cast<int>(L);
 }
 
+// The component the previous pixel joined, with its statistics in registers: consecutive pixels
+// mostly join the same component, and updating a record in memory per pixel would chain every
+// pixel to the previous one through store-to-load forwarding.
+#ifdef WSOLX_BOXES_SSE2
+struct HotComponent {
+  int32_t r = 0;  // root id, 0 = none
+  int32_t first = 0;
+  __m128i counts = _mm_setzero_si128();  // size, area2, euler4, - (int32)
+  __m128i box = _mm_setzero_si128();     // x0, y0, -x1, -y1 (int16)
+
+  void load(const Component& c, int32_t root) {
+    r = root;
+    first = c.first;
+    counts = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&c.size));
+    box = _mm_set_epi16(0, 0, 0, 0, static_cast<int16_t>(-c.y1), static_cast<int16_t>(-c.x1), c.y0, c.x0);
+  }
+  void flush(Component& c) const {
+    int32_t v[4];
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(v), counts);
+    c.size = v[0];
+    c.area2 = v[1];
+    c.euler4 = v[2];
+    c.first = first;
+    c.x0 = static_cast<int16_t>(_mm_extract_epi16(box, 0));
+    c.y0 = static_cast<int16_t>(_mm_extract_epi16(box, 1));
+    c.x1 = static_cast<int16_t>(-static_cast<int16_t>(_mm_extract_epi16(box, 2)));
+    c.y1 = static_cast<int16_t>(-static_cast<int16_t>(_mm_extract_epi16(box, 3)));
+  }
+  // Pixel packed = y << 16 | x joins; delta = {1, area step, Euler step, 0}.
+  void add(int32_t packed, const int32_t* delta) {
+    const __m128i v = _mm_cvtsi32_si128(packed);  // int16 lanes x, y
+    box = _mm_min_epi16(box, _mm_unpacklo_epi32(v, _mm_sub_epi16(_mm_setzero_si128(), v)));
+    counts = _mm_add_epi32(counts, _mm_load_si128(reinterpret_cast<const __m128i*>(delta)));
+    first = packed < first ? packed : first;
+  }
+};
+#else
+struct HotComponent {
+  int32_t r = 0;
+  int32_t first = 0, size = 0, area2 = 0, euler4 = 0;
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+
+  WSOLX_HD void load(const Component& c, int32_t root) {
+    r = root;
+    first = c.first;
+    size = c.size;
+    area2 = c.area2;
+    euler4 = c.euler4;
+    x0 = c.x0;
+    y0 = c.y0;
+    x1 = c.x1;
+    y1 = c.y1;
+  }
+  WSOLX_HD void flush(Component& c) const {
+    c.size = size;
+    c.area2 = area2;
+    c.euler4 = euler4;
+    c.first = first;
+    c.x0 = static_cast<int16_t>(x0);
+    c.y0 = static_cast<int16_t>(y0);
+    c.x1 = static_cast<int16_t>(x1);
+    c.y1 = static_cast<int16_t>(y1);
+  }
+  WSOLX_HD void add(int32_t packed, const int32_t* delta) {
+    const int x = packed & 0xFFFF, y = packed >> 16;
+    x0 = x < x0 ? x : x0;
+    x1 = x > x1 ? x : x1;
+    y0 = y < y0 ? y : y0;
+    y1 = y > y1 ? y : y1;
+    size += delta[0];
+    area2 += delta[1];
+    euler4 += delta[2];
+    first = packed < first ? packed : first;
+  }
+};
+#endif
+
 // Processes one map. Emit must provide `box(j, x0, y0, x1, y1)`; in single-box mode it is called
 // exactly once per threshold j, in multi-box mode at least once per threshold.
+//
+// Pixels are labelled with component ids in a zero-padded (H + 2) x (W + 2) label image (0 = not
+// yet added); the union-find runs over the ids, which are few for CAM-like maps, so it stays in
+// the L1 cache. Pixel lists hold packed coordinates (y << 16 | x): no division per pixel.
 template <class Emit>
 class MapBoxes {
  public:
   WSOLX_HD MapBoxes(int H, int W, int32_t* ws, int32_t* jorder, const RingTables& tables, Emit& emit)
-      : H_(H), W_(W), hw_(static_cast<int64_t>(H) * W), emit_(emit), jorder_(jorder), tables_(tables) {
+      : H_(H), W_(W), W2_(W + 2), hw_(static_cast<int64_t>(H) * W), emit_(emit), jorder_(jorder), tables_(tables) {
     const int64_t hw = hw_, padded = static_cast<int64_t>(H + 2) * (W + 2);
     // Components first: 32-byte aligned when ws is.
     comp_ = reinterpret_cast<Component*>(ws);
-    parent_ = ws + 8 * hw;
-    roots_ = parent_ + hw;
-    order_ = roots_ + hw;
-    mark_ = order_ + hw;
+    cparent_ = ws + 8 * (hw + 1);
+    roots_ = cparent_ + (hw + 1);
+    order_ = roots_ + (hw + 1);
+    label_ = order_ + hw;
+    mark_ = label_ + padded;
     stack_ = mark_ + padded;
     q_ = reinterpret_cast<uint8_t*>(stack_ + padded);
-    occ_ = reinterpret_cast<uint8_t*>(stack_ + padded + (hw + 3) / 4);
+    occ_ = q_ + (hw + 3) / 4 * 4;
+    const int ring[8] = {-W2_ - 1, -W2_, -W2_ + 1, 1, W2_ + 1, W2_, W2_ - 1, -1};
+    for (int i = 0; i < 8; ++i) ring_[i] = ring[i];
   }
 
   WSOLX_HD void run(const float* s, const double* thresholds, int T, double percentile, bool multi) {
     quantize(s);
-    int32_t hist[kLevels + 1];
-    for (int v = 0; v <= kLevels; ++v) hist[v] = 0;
-    for (int64_t i = 0; i < hw_; ++i) hist[q_[i]]++;
-    const double standard = percentile_from_histogram(hist, hw_, percentile);
+    // Per-stripe histograms: stripe k holds rows [k * rs, (k + 1) * rs), the last one also the
+    // remaining rows. Independent stripes let the counting sort below run kStripes chains at once.
+    const int rs = H_ / kStripes;
+    int32_t hist[kStripes][kLevels];
+    for (int k = 0; k < kStripes; ++k)
+      for (int v = 0; v < kLevels; ++v) hist[k][v] = 0;
+    for (int64_t i = 0; i < static_cast<int64_t>(rs) * W_; ++i)
+      for (int k = 0; k < kStripes; ++k) hist[k][q_[static_cast<int64_t>(k) * rs * W_ + i]]++;
+    for (int64_t i = static_cast<int64_t>(kStripes) * rs * W_; i < hw_; ++i) hist[kStripes - 1][q_[i]]++;
+    int32_t total[kLevels];
+    for (int v = 0; v < kLevels; ++v) {
+      total[v] = 0;
+      for (int k = 0; k < kStripes; ++k) total[v] += hist[k][v];
+    }
+    const double standard = percentile_from_histogram(total, hw_, percentile);
 
     // Thresholds sorted by level: jorder_[lstart_[L] .. lstart_[L + 1]) have level L.
     for (int v = 0; v <= kLevels + 1; ++v) lstart_[v] = 0;
@@ -184,32 +303,71 @@ class MapBoxes {
       lmax = L > lmax ? L : lmax;
     }
     for (int v = 0; v <= kLevels; ++v) lstart_[v + 1] += lstart_[v];
-    int32_t fill[kLevels + 1];
-    for (int v = 0; v <= kLevels; ++v) fill[v] = lstart_[v];
-    for (int j = 0; j < T; ++j) jorder_[fill[threshold_level(thresholds[j], standard)]++] = j;
+    int32_t tfill[kLevels + 1];
+    for (int v = 0; v <= kLevels; ++v) tfill[v] = lstart_[v];
+    for (int j = 0; j < T; ++j) jorder_[tfill[threshold_level(thresholds[j], standard)]++] = j;
 
-    // Pixels sorted by level (raster order inside a level); only levels that are ever used.
-    const int lo = multi ? 0 : lmin;
-    const int hi = kLevels;
+    // Pixels sorted by level, raster order inside a level (stripe k's pixels follow stripe k-1's).
     int32_t start[kLevels + 1];
     int32_t acc = 0;
     for (int v = 0; v < kLevels; ++v) {
       start[v] = acc;
-      if (v >= lo && v < hi) acc += hist[v];
+      for (int k = 0; k < kStripes; ++k) {
+        const int32_t h = hist[k][v];
+        hist[k][v] = acc;  // becomes stripe k's write cursor for level v
+        acc += h;
+      }
     }
     start[kLevels] = acc;
-    for (int v = 0; v < kLevels; ++v) fill[v] = start[v];
-    for (int64_t i = 0; i < hw_; ++i) {
-      const int v = q_[i];
-      if (v >= lo && v < hi) order_[fill[v]++] = static_cast<int32_t>(i);
+    for (int r = 0; r < rs; ++r) {
+      for (int x = 0; x < W_; ++x) {
+        for (int k = 0; k < kStripes; ++k) {
+          const int y = k * rs + r;
+          order_[hist[k][q_[static_cast<int64_t>(y) * W_ + x]]++] = (y << 16) | x;
+        }
+      }
     }
+    for (int y = kStripes * rs; y < H_; ++y)
+      for (int x = 0; x < W_; ++x) order_[hist[kStripes - 1][q_[static_cast<int64_t>(y) * W_ + x]]++] = (y << 16) | x;
 
     foreground_pass(start, lmin, multi);
     if (multi) background_pass(start, lmax);
   }
 
  private:
+#ifdef __CUDA_ARCH__
+  static constexpr int kStripes = 1;  // per-thread local memory is precious on the device
+#else
+  static constexpr int kStripes = 4;
+#endif
+
   WSOLX_HD void quantize(const float* s) {
+#ifdef WSOLX_BOXES_SSE2
+    const int64_t n4 = hw_ / 4 * 4;
+    __m128 vmn = _mm_set1_ps(s[0]), vmx = vmn;
+    __m128 bad = _mm_setzero_ps();
+    for (int64_t i = 0; i < n4; i += 4) {
+      const __m128 v = _mm_loadu_ps(s + i);
+      bad = _mm_or_ps(bad, _mm_cmpneq_ps(_mm_sub_ps(v, v), _mm_setzero_ps()));  // inf or NaN
+      vmn = _mm_min_ps(vmn, v);
+      vmx = _mm_max_ps(vmx, v);
+    }
+    float lanes_mn[4], lanes_mx[4];
+    _mm_storeu_ps(lanes_mn, vmn);
+    _mm_storeu_ps(lanes_mx, vmx);
+    bool finite = _mm_movemask_ps(bad) == 0;
+    float mn = lanes_mn[0], mx = lanes_mx[0];
+    for (int k = 1; k < 4; ++k) {
+      mn = lanes_mn[k] < mn ? lanes_mn[k] : mn;
+      mx = lanes_mx[k] > mx ? lanes_mx[k] : mx;
+    }
+    for (int64_t i = n4; i < hw_; ++i) {
+      const float v = s[i];
+      finite = finite && (v - v == 0.0f);
+      mn = v < mn ? v : mn;
+      mx = v > mx ? v : mx;
+    }
+#else
     float mn = s[0], mx = s[0];
     bool finite = true;
     for (int64_t i = 0; i < hw_; ++i) {
@@ -218,16 +376,30 @@ class MapBoxes {
       mn = v < mn ? v : mn;
       mx = v > mx ? v : mx;
     }
-    if (!finite || !(mx > mn)) {
-      for (int64_t i = 0; i < hw_; ++i) q_[i] = 0;
-      return;
-    }
+#endif
     const float range = mx - mn;
-    if (!(range - range == 0.0f)) {  // max - min overflows: numpy's division gives 0 (or NaN -> 0)
+    // Constant or non-finite map, or max - min overflowing (numpy's division then gives 0 or
+    // NaN -> 0): all zeros.
+    if (!finite || !(mx > mn) || !(range - range == 0.0f)) {
       for (int64_t i = 0; i < hw_; ++i) q_[i] = 0;
       return;
     }
-    for (int64_t i = 0; i < hw_; ++i) {
+    int64_t i0 = 0;
+#ifdef WSOLX_BOXES_SSE2
+    // Same IEEE operations as the scalar loop (sub, div, mul, truncation), 16 pixels at a time.
+    const __m128 vmin = _mm_set1_ps(mn), vrange = _mm_set1_ps(range), v255 = _mm_set1_ps(255.0f);
+    const int64_t n16 = hw_ / 16 * 16;
+    for (; i0 < n16; i0 += 16) {
+      __m128i w[4];
+      for (int k = 0; k < 4; ++k) {
+        const __m128 v = _mm_loadu_ps(s + i0 + 4 * k);
+        w[k] = _mm_cvttps_epi32(_mm_mul_ps(_mm_div_ps(_mm_sub_ps(v, vmin), vrange), v255));
+      }
+      const __m128i lo = _mm_packs_epi32(w[0], w[1]), hi = _mm_packs_epi32(w[2], w[3]);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q_ + i0), _mm_packus_epi16(lo, hi));
+    }
+#endif
+    for (int64_t i = i0; i < hw_; ++i) {
       const float norm = (s[i] - mn) / range;
       const float scaled = norm * 255.0f;
       q_[i] = static_cast<uint8_t>(static_cast<int>(scaled));
@@ -235,32 +407,34 @@ class MapBoxes {
   }
 
   WSOLX_HD int32_t find(int32_t x) {
-    while (parent_[x] != x) {
-      parent_[x] = parent_[parent_[x]];
-      x = parent_[x];
+    while (cparent_[x] != x) {
+      cparent_[x] = cparent_[cparent_[x]];
+      x = cparent_[x];
     }
     return x;
   }
 
-  WSOLX_HD void new_root(int32_t p, int x, int y, int32_t euler4) {
-    parent_[p] = p;
-    Component& c = comp_[p];
+  // A new component with id ++ncomp_ made of pixel (x, y) (packed = y << 16 | x).
+  WSOLX_HD int32_t new_component(int32_t packed, int x, int y, int32_t euler4) {
+    const int32_t id = ++ncomp_;
+    cparent_[id] = id;
+    Component& c = comp_[id];
     c.size = 1;
-    c.first = p;
+    c.first = packed;
     c.area2 = 0;
     c.euler4 = euler4;
     c.x0 = c.x1 = static_cast<int16_t>(x);
     c.y0 = c.y1 = static_cast<int16_t>(y);
     c.root_pos = nroots_;
-    roots_[nroots_++] = p;
+    roots_[nroots_++] = id;
+    return id;
   }
 
-  // p joins root r (p is not yet anyone's root).
-  WSOLX_HD void attach(int32_t p, int x, int y, int32_t r) {
-    parent_[p] = r;
+  // Pixel (x, y) (packed = y << 16 | x) joins root r.
+  WSOLX_HD void attach(int32_t r, int32_t packed, int x, int y) {
     Component& c = comp_[r];
     c.size += 1;
-    c.first = p < c.first ? p : c.first;
+    c.first = packed < c.first ? packed : c.first;
     c.x0 = x < c.x0 ? static_cast<int16_t>(x) : c.x0;
     c.x1 = x > c.x1 ? static_cast<int16_t>(x) : c.x1;
     c.y0 = y < c.y0 ? static_cast<int16_t>(y) : c.y0;
@@ -275,7 +449,7 @@ class MapBoxes {
       ra = rb;
       rb = t;
     }
-    parent_[rb] = ra;
+    cparent_[rb] = ra;
     Component& a = comp_[ra];
     const Component& b = comp_[rb];
     a.size += b.size;
@@ -298,90 +472,113 @@ class MapBoxes {
     return ra;
   }
 
-  WSOLX_HD void add_foreground(int32_t p) {
-    const int x = static_cast<int>(p % W_), y = static_cast<int>(p / W_);
-    const int W2 = W_ + 2;
-    uint8_t* o = occ_ + (y + 1) * W2 + (x + 1);
-    const int nb = o[-W2 - 1] | (o[-W2] << 1) | (o[-W2 + 1] << 2) | (o[1] << 3) | (o[W2 + 1] << 4) | (o[W2] << 5) |
-                   (o[W2 - 1] << 6) | (o[-1] << 7);
-    *o = 1;
-    const int ring_offset[8] = {-W_ - 1, -W_, -W_ + 1, 1, W_ + 1, W_, W_ - 1, -1};
-    const int count = tables_.rep_count[nb];
+  // Pixel (x, y) joins with `count` != 1 neighbouring runs: a new component or a union.
+  WSOLX_NOINLINE WSOLX_HD int32_t join_general(int32_t pi, int32_t packed, int x, int y, int mask) {
+    const int count = tables_.rep_count[mask];
     int32_t r;
     if (count == 0) {
-      new_root(p, x, y, 0);
-      r = p;
+      r = new_component(packed, x, y, 0);
     } else {
-      r = find(p + ring_offset[tables_.reps[nb][0]]);
-      for (int k = 1; k < count; ++k) r = merge(r, find(p + ring_offset[tables_.reps[nb][k]]), false);
-      attach(p, x, y, r);
+      r = find(label_[pi + ring_[tables_.reps[mask][0]]]);
+      for (int k = 1; k < count; ++k) r = merge(r, find(label_[pi + ring_[tables_.reps[mask][k]]]), false);
+      attach(r, packed, x, y);
     }
-    comp_[r].area2 += tables_.delta_area2[nb];
-    comp_[r].euler4 += tables_.delta_euler4[nb];
+    comp_[r].area2 += tables_.delta_area2[mask];
+    comp_[r].euler4 += tables_.delta_euler4[mask];
+    return r;
   }
 
-  WSOLX_HD void add_background(int32_t p) {
-    const int x = static_cast<int>(p % W_), y = static_cast<int>(p / W_);
-    const int W2 = W_ + 2;
-    uint8_t* o = occ_ + (y + 1) * W2 + (x + 1);
-    *o = 1;
+  WSOLX_HD void add_background(int32_t packed) {
+    const int x = packed & 0xFFFF, y = packed >> 16;
+    int32_t* l = label_ + (y + 1) * W2_ + (x + 1);
     const int32_t border = (x == 0 || y == 0 || x == W_ - 1 || y == H_ - 1) ? 1 : 0;
-    int32_t r = -1;
-    const int32_t nbr[4] = {o[-1] ? p - 1 : -1, o[1] ? p + 1 : -1, o[-W2] ? p - W_ : -1, o[W2] ? p + W_ : -1};
+    uint8_t* o = occ_ + (y + 1) * W2_ + (x + 1);
+    const int32_t nbr[4] = {o[-1] ? l[-1] : 0, o[1] ? l[1] : 0, o[-W2_] ? l[-W2_] : 0, o[W2_] ? l[W2_] : 0};
+    *o = 1;
+    int32_t r = 0;
     for (int k = 0; k < 4; ++k) {
-      if (nbr[k] < 0) continue;
+      if (nbr[k] == 0) continue;
       const int32_t rn = find(nbr[k]);
-      r = r < 0 ? rn : merge(r, rn, true);
+      r = r == 0 ? rn : merge(r, rn, true);
     }
-    if (r < 0) {
-      new_root(p, x, y, border);
+    if (r == 0) {
+      r = new_component(packed, x, y, border);
     } else {
-      attach(p, x, y, r);
+      attach(r, packed, x, y);
       comp_[r].euler4 |= border;
     }
+    *l = r;
   }
 
   // 2 x cv2.contourArea of the outer contour of component r with its holes filled: flood fill
-  // of the outside inside the bbox grown by one pixel, then the window count.
+  // of the outside inside the bbox grown by one pixel, then the window count. mark_ codes, per
+  // call: base + 1 = pixel of the component, base + 2 = outside; anything below = not visited.
   WSOLX_HD int32_t filled_area2(int32_t r) {
+    if (!mark_ready_) {
+      const int64_t padded = static_cast<int64_t>(H_ + 2) * (W_ + 2);
+      for (int64_t i = 0; i < padded; ++i) mark_[i] = 0;
+      mark_ready_ = true;
+    }
     const Component& c = comp_[r];
-    const int bx0 = c.x0 - 1, by0 = c.y0 - 1;
     const int lw = c.x1 - c.x0 + 3, lh = c.y1 - c.y0 + 3;
-    ++stamp_;
+    const int32_t member = stamp_ + 1, outside = stamp_ + 2;
+    stamp_ += 2;
+    // Membership of the interior cells, one find per run of equal labels.
+    int32_t last_label = 0, last_in = 0;
+    for (int ly = 1; ly < lh - 1; ++ly) {
+      const int32_t* lab = label_ + (c.y0 + ly) * W2_ + c.x0;  // padded row of image row y0 + ly - 1
+      const uint8_t* in = occ_ + (c.y0 + ly) * W2_ + c.x0;
+      int32_t* m = mark_ + ly * lw;
+      for (int lx = 1; lx < lw - 1; ++lx) {
+        const int32_t v = in[lx] ? lab[lx] : 0;
+        if (v != last_label) {
+          last_label = v;
+          last_in = v != 0 && find(v) == r;
+        }
+        if (last_in) m[lx] = member;
+      }
+    }
     int32_t top = 0;
     for (int lx = 0; lx < lw; ++lx) {
-      mark_[lx] = stamp_;
-      stack_[top++] = lx;
-      mark_[(lh - 1) * lw + lx] = stamp_;
-      stack_[top++] = (lh - 1) * lw + lx;
+      mark_[lx] = outside;
+      mark_[(lh - 1) * lw + lx] = outside;
     }
     for (int ly = 1; ly < lh - 1; ++ly) {
-      mark_[ly * lw] = stamp_;
-      stack_[top++] = ly * lw;
-      mark_[ly * lw + lw - 1] = stamp_;
-      stack_[top++] = ly * lw + lw - 1;
+      mark_[ly * lw] = outside;
+      mark_[ly * lw + lw - 1] = outside;
+    }
+    // Flood of the outside from the ring; a cell is marked when pushed, so the stack holds at most
+    // every interior cell once.
+    auto visit = [&](int lx, int ly) {
+      int32_t& m = mark_[ly * lw + lx];
+      if (m != member && m != outside) {
+        m = outside;
+        stack_[top++] = (ly << 16) | lx;
+      }
+    };
+    for (int lx = 1; lx < lw - 1; ++lx) {
+      visit(lx, 1);
+      visit(lx, lh - 2);
+    }
+    for (int ly = 1; ly < lh - 1; ++ly) {
+      visit(1, ly);
+      visit(lw - 2, ly);
     }
     while (top > 0) {
-      const int32_t li = stack_[--top];
-      const int lx = li % lw, ly = li / lw;
-      const int nx[4] = {lx - 1, lx + 1, lx, lx};
-      const int ny[4] = {ly, ly, ly - 1, ly + 1};
-      for (int k = 0; k < 4; ++k) {
-        if (nx[k] <= 0 || ny[k] <= 0 || nx[k] >= lw - 1 || ny[k] >= lh - 1) continue;  // ring: marked
-        const int32_t ni = ny[k] * lw + nx[k];
-        if (mark_[ni] == stamp_) continue;
-        const int32_t p = (by0 + ny[k]) * W_ + (bx0 + nx[k]);
-        if (occ_[(by0 + ny[k] + 1) * (W_ + 2) + bx0 + nx[k] + 1] && find(p) == r) continue;  // in the component
-        mark_[ni] = stamp_;
-        stack_[top++] = ni;
-      }
+      const int32_t cell = stack_[--top];
+      const int lx = cell & 0xFFFF, ly = cell >> 16;
+      if (lx > 1) visit(lx - 1, ly);
+      if (lx < lw - 2) visit(lx + 1, ly);
+      if (ly > 1) visit(lx, ly - 1);
+      if (ly < lh - 2) visit(lx, ly + 1);
     }
     int32_t area2 = 0;
     for (int ly = 0; ly + 1 < lh; ++ly) {
+      const int32_t* m0 = mark_ + ly * lw;
+      const int32_t* m1 = m0 + lw;
       for (int lx = 0; lx + 1 < lw; ++lx) {
-        const int32_t i = ly * lw + lx;
-        const int pattern = (mark_[i] != stamp_ ? 1 : 0) | (mark_[i + 1] != stamp_ ? 2 : 0) |
-                            (mark_[i + lw] != stamp_ ? 4 : 0) | (mark_[i + lw + 1] != stamp_ ? 8 : 0);
+        const int pattern = (m0[lx] != outside ? 1 : 0) | (m0[lx + 1] != outside ? 2 : 0) |
+                            (m1[lx] != outside ? 4 : 0) | (m1[lx + 1] != outside ? 8 : 0);
         area2 += window_area2(pattern);
       }
     }
@@ -457,21 +654,73 @@ class MapBoxes {
     emit_levels(level, c.x0, c.y0, c.x1, c.y1);
   }
 
+  // Clears the occupancy (labels are read only where a pixel is occupied).
   WSOLX_HD void reset_pass() {
     const int64_t padded = static_cast<int64_t>(H_ + 2) * (W_ + 2);
-    for (int64_t i = 0; i < padded; ++i) occ_[i] = 0;
+#ifdef __CUDA_ARCH__
+    for (int64_t i = 0; i < padded + 4; ++i) occ_[i] = 0;
+#else
+    __builtin_memset(occ_, 0, static_cast<size_t>(padded + 4));
+#endif
     nroots_ = 0;
+    ncomp_ = 0;
+  }
+
+  // Occupancy of three consecutive cells as bits 0..2.
+  static WSOLX_HD int occupied3(const uint8_t* o) {
+#ifdef __CUDA_ARCH__
+    return o[0] | (o[1] << 1) | (o[2] << 2);
+#else
+    uint32_t w;
+    __builtin_memcpy(&w, o, 4);  // bytes are 0/1: the multiply gathers them without carries
+    return static_cast<int>(((w * 0x4081u) >> 14) & 7u);
+#endif
   }
 
   WSOLX_HD void foreground_pass(const int32_t* start, int lmin, bool multi) {
     reset_pass();
-    const int64_t padded = static_cast<int64_t>(H_ + 2) * (W_ + 2);
-    for (int64_t i = 0; i < padded; ++i) mark_[i] = 0;
-    stamp_ = 0;
     if (lstart_[kLevels + 1] > lstart_[kLevels]) emit_empty(kLevels);
+    // Padded-image offset of the first neighbouring run's representative, per neighbour mask.
+    for (int m = 0; m < 512; ++m) rep_offset_[m] = ring_[tables_.reps[m][0]];
+    // Locals, so that the per-pixel loop keeps them in registers.
+    int32_t* const label = label_;
+    int32_t* const cparent = cparent_;
+    uint8_t* const occ = occ_;
+    const int32_t* const order = order_;
+    const RingTables& tb = tables_;
+    const int W2 = W2_;
+    HotComponent hot;
     for (int v = kLevels - 1; v >= lmin; --v) {
-      for (int32_t k = start[v]; k < start[v + 1]; ++k) add_foreground(order_[k]);
-      if (lstart_[v + 1] > lstart_[v]) snapshot_foreground(v, multi);
+      for (int32_t k = start[v]; k < start[v + 1]; ++k) {
+        const int32_t packed = order[k];
+        const int x = packed & 0xFFFF, y = packed >> 16;
+        const int32_t pi = (y + 1) * W2 + x + 1;  // index in the padded image
+        const int mask = occupied3(occ + pi - W2 - 1) | (occupied3(occ + pi - 1) << 3) |
+                         (occupied3(occ + pi + W2 - 1) << 6);
+        occ[pi] = 1;
+        int32_t r;
+        if (tb.rep_count[mask] == 1) {  // one neighbouring component: the common case
+          r = label[pi + rep_offset_[mask]];
+          while (cparent[r] != r) {
+            cparent[r] = cparent[cparent[r]];
+            r = cparent[r];
+          }
+          if (r != hot.r) {
+            if (hot.r != 0) hot.flush(comp_[hot.r]);
+            hot.load(comp_[r], r);
+          }
+          hot.add(packed, tb.stat_delta[mask]);
+        } else {
+          if (hot.r != 0) hot.flush(comp_[hot.r]);
+          r = join_general(pi, packed, x, y, mask);
+          hot.load(comp_[r], r);
+        }
+        label[pi] = r;
+      }
+      if (lstart_[v + 1] > lstart_[v]) {
+        if (hot.r != 0) hot.flush(comp_[hot.r]);
+        snapshot_foreground(v, multi);
+      }
     }
   }
 
@@ -491,17 +740,21 @@ class MapBoxes {
     }
   }
 
-  int H_, W_;
+  int H_, W_, W2_;
   int64_t hw_;
   Emit& emit_;
   int32_t* jorder_;
   const RingTables& tables_;
   int32_t lstart_[kLevels + 2];
+  int32_t ring_[8];
+  int32_t rep_offset_[512];
   Component* comp_;
-  int32_t *parent_, *roots_, *order_, *mark_, *stack_;
-  uint8_t *q_, *occ_;
+  int32_t *cparent_, *roots_, *order_, *label_, *mark_, *stack_;
+  uint8_t *q_, *occ_;  // occ_: 0/1 per pixel of the zero-padded image (+ 4 spare bytes)
   int32_t nroots_ = 0;
+  int32_t ncomp_ = 0;
   int32_t stamp_ = 0;
+  bool mark_ready_ = false;
 };
 
 }  // namespace boxes
