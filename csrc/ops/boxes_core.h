@@ -57,7 +57,7 @@ WSOLX_HD inline int window_euler4(int pattern) {
 struct Component {
   int32_t size;
   int32_t area2;     // 2 x contour area without hole filling (foreground pass)
-  int32_t euler4;    // 4 x Euler number (foreground); 1 if touching the border (background)
+  int32_t euler4;    // 4 x Euler number (foreground); pixels on the image border (background)
   int32_t first;     // first pixel in raster order, as y << 16 | x
   int16_t x0, y0, x1, y1;
   int32_t root_pos;  // position in the list of live roots
@@ -331,7 +331,9 @@ class MapBoxes {
       for (int x = 0; x < W_; ++x) order_[hist[kStripes - 1][q_[static_cast<int64_t>(y) * W_ + x]]++] = (y << 16) | x;
 
     foreground_pass(start, lmin, multi);
-    if (multi) background_pass(start, lmax);
+    // Holes exist only at levels where the components' Euler numbers say so (Euler number =
+    // 1 - holes for each component), so the background pass stops at the highest such level.
+    if (multi && hole_level_ >= 0) background_pass(start, hole_level_ < lmax ? hole_level_ : lmax);
   }
 
  private:
@@ -442,7 +444,7 @@ class MapBoxes {
   }
 
   // Merges two roots; the larger one survives and takes the statistics. Returns the survivor.
-  WSOLX_HD int32_t merge(int32_t ra, int32_t rb, bool background) {
+  WSOLX_HD int32_t merge(int32_t ra, int32_t rb) {
     if (ra == rb) return ra;
     if (comp_[ra].size < comp_[rb].size) {
       const int32_t t = ra;
@@ -458,12 +460,8 @@ class MapBoxes {
     a.y0 = b.y0 < a.y0 ? b.y0 : a.y0;
     a.x1 = b.x1 > a.x1 ? b.x1 : a.x1;
     a.y1 = b.y1 > a.y1 ? b.y1 : a.y1;
-    if (background) {
-      a.euler4 |= b.euler4;
-    } else {
-      a.area2 += b.area2;
-      a.euler4 += b.euler4;
-    }
+    a.area2 += b.area2;
+    a.euler4 += b.euler4;
     // Drop rb from the list of live roots.
     const int32_t pos = b.root_pos;
     const int32_t last = roots_[--nroots_];
@@ -480,7 +478,7 @@ class MapBoxes {
       r = new_component(packed, x, y, 0);
     } else {
       r = find(label_[pi + ring_[tables_.reps[mask][0]]]);
-      for (int k = 1; k < count; ++k) r = merge(r, find(label_[pi + ring_[tables_.reps[mask][k]]]), false);
+      for (int k = 1; k < count; ++k) r = merge(r, find(label_[pi + ring_[tables_.reps[mask][k]]]));
       attach(r, packed, x, y);
     }
     comp_[r].area2 += tables_.delta_area2[mask];
@@ -488,71 +486,62 @@ class MapBoxes {
     return r;
   }
 
-  WSOLX_HD void add_background(int32_t packed) {
-    const int x = packed & 0xFFFF, y = packed >> 16;
-    int32_t* l = label_ + (y + 1) * W2_ + (x + 1);
-    const int32_t border = (x == 0 || y == 0 || x == W_ - 1 || y == H_ - 1) ? 1 : 0;
-    uint8_t* o = occ_ + (y + 1) * W2_ + (x + 1);
-    const int32_t nbr[4] = {o[-1] ? l[-1] : 0, o[1] ? l[1] : 0, o[-W2_] ? l[-W2_] : 0, o[W2_] ? l[W2_] : 0};
-    *o = 1;
+  // Background pixel (x, y) (packed = y << 16 | x) with `count` != 1 occupied 4-neighbours.
+  // euler4 of a background component counts its pixels on the image border.
+  WSOLX_NOINLINE WSOLX_HD int32_t join_background(int32_t pi, int32_t packed, int x, int y, int32_t border) {
+    const int32_t offsets[4] = {-1, 1, -W2_, W2_};
     int32_t r = 0;
     for (int k = 0; k < 4; ++k) {
-      if (nbr[k] == 0) continue;
-      const int32_t rn = find(nbr[k]);
-      r = r == 0 ? rn : merge(r, rn, true);
+      if (!occ_[pi + offsets[k]]) continue;
+      const int32_t rn = find(label_[pi + offsets[k]]);
+      r = r == 0 ? rn : merge(r, rn);
     }
     if (r == 0) {
       r = new_component(packed, x, y, border);
     } else {
       attach(r, packed, x, y);
-      comp_[r].euler4 |= border;
+      comp_[r].euler4 += border;
     }
-    *l = r;
+    return r;
   }
 
   // 2 x cv2.contourArea of the outer contour of component r with its holes filled: flood fill
-  // of the outside inside the bbox grown by one pixel, then the window count. mark_ codes, per
-  // call: base + 1 = pixel of the component, base + 2 = outside; anything below = not visited.
+  // of the outside inside the bbox grown by one pixel, then the window count. Every cell of that
+  // window is written here first (1 = pixel of the component, 0 = other, 2 = ring), so no state
+  // carries over between calls.
   WSOLX_HD int32_t filled_area2(int32_t r) {
-    if (!mark_ready_) {
-      const int64_t padded = static_cast<int64_t>(H_ + 2) * (W_ + 2);
-      for (int64_t i = 0; i < padded; ++i) mark_[i] = 0;
-      mark_ready_ = true;
-    }
     const Component& c = comp_[r];
     const int lw = c.x1 - c.x0 + 3, lh = c.y1 - c.y0 + 3;
-    const int32_t member = stamp_ + 1, outside = stamp_ + 2;
-    stamp_ += 2;
+    constexpr uint8_t kMember = 1, kOutside = 2;
+    uint8_t* const mark = reinterpret_cast<uint8_t*>(mark_);
+    for (int lx = 0; lx < lw; ++lx) {
+      mark[lx] = kOutside;
+      mark[(lh - 1) * lw + lx] = kOutside;
+    }
     // Membership of the interior cells, one find per run of equal labels.
-    int32_t last_label = 0, last_in = 0;
+    int32_t last_label = 0;
+    uint8_t last_in = 0;
     for (int ly = 1; ly < lh - 1; ++ly) {
       const int32_t* lab = label_ + (c.y0 + ly) * W2_ + c.x0;  // padded row of image row y0 + ly - 1
       const uint8_t* in = occ_ + (c.y0 + ly) * W2_ + c.x0;
-      int32_t* m = mark_ + ly * lw;
+      uint8_t* m = mark + ly * lw;
+      m[0] = m[lw - 1] = kOutside;
       for (int lx = 1; lx < lw - 1; ++lx) {
         const int32_t v = in[lx] ? lab[lx] : 0;
         if (v != last_label) {
           last_label = v;
-          last_in = v != 0 && find(v) == r;
+          last_in = v != 0 && find(v) == r ? kMember : 0;
         }
-        if (last_in) m[lx] = member;
+        m[lx] = last_in;
       }
-    }
-    int32_t top = 0;
-    for (int lx = 0; lx < lw; ++lx) {
-      mark_[lx] = outside;
-      mark_[(lh - 1) * lw + lx] = outside;
-    }
-    for (int ly = 1; ly < lh - 1; ++ly) {
-      mark_[ly * lw] = outside;
-      mark_[ly * lw + lw - 1] = outside;
     }
     // Flood of the outside from the ring; a cell is marked when pushed, so the stack holds at most
     // every interior cell once.
+    int32_t top = 0;
     auto visit = [&](int lx, int ly) {
-      int32_t& m = mark_[ly * lw + lx];
-      if (m != member && m != outside) {
-        m = outside;
+      uint8_t& m = mark[ly * lw + lx];
+      if (m == 0) {
+        m = kOutside;
         stack_[top++] = (ly << 16) | lx;
       }
     };
@@ -574,17 +563,16 @@ class MapBoxes {
     }
     int32_t area2 = 0;
     for (int ly = 0; ly + 1 < lh; ++ly) {
-      const int32_t* m0 = mark_ + ly * lw;
-      const int32_t* m1 = m0 + lw;
+      const uint8_t* m0 = mark + ly * lw;
+      const uint8_t* m1 = m0 + lw;
       for (int lx = 0; lx + 1 < lw; ++lx) {
-        const int pattern = (m0[lx] != outside ? 1 : 0) | (m0[lx + 1] != outside ? 2 : 0) |
-                            (m1[lx] != outside ? 4 : 0) | (m1[lx + 1] != outside ? 8 : 0);
+        const int pattern = (m0[lx] != kOutside ? 1 : 0) | (m0[lx + 1] != kOutside ? 2 : 0) |
+                            (m1[lx] != kOutside ? 4 : 0) | (m1[lx + 1] != kOutside ? 8 : 0);
         area2 += window_area2(pattern);
       }
     }
     return area2;
   }
-
   // Area bounds (2x units). Lower: the hole-less area, exact for a component without holes
   // (Euler number 1). Upper: each pixel in a hole (or nested in one) adds at most 4 windows x 2,
   // and the outer polygon lies inside the bbox of the pixel centres.
@@ -615,10 +603,13 @@ class MapBoxes {
       return;
     }
     if (multi) {
+      bool holes = false;
       for (int32_t k = 0; k < nroots_; ++k) {
         const Component& c = comp_[roots_[k]];
         emit_levels(level, c.x0, c.y0, c.x1, c.y1);
+        holes = holes || c.euler4 != 4;
       }
+      if (holes && level > hole_level_) hole_level_ = level;
       return;
     }
     // Largest area; ties go to the later raster-first pixel. Exact areas are computed only
@@ -727,8 +718,16 @@ class MapBoxes {
   // Holes at level L: background {q < L} components (4-connected) that avoid the image border.
   WSOLX_HD void background_pass(const int32_t* start, int lmax) {
     reset_pass();
+    int32_t* const label = label_;
+    int32_t* const cparent = cparent_;
+    uint8_t* const occ = occ_;
+    const int32_t* const order = order_;
+    const int W2 = W2_, W = W_, H = H_;
+    alignas(16) const int32_t step[2][4] = {{1, 0, 0, 0}, {1, 0, 1, 0}};  // size + 1; border pixels
+    HotComponent hot;
     for (int v = 0; v <= lmax; ++v) {
       if (lstart_[v + 1] > lstart_[v]) {
+        if (hot.r != 0) hot.flush(comp_[hot.r]);
         for (int32_t k = 0; k < nroots_; ++k) {
           const Component& c = comp_[roots_[k]];
           if (c.euler4) continue;
@@ -736,7 +735,39 @@ class MapBoxes {
         }
       }
       if (v == kLevels) break;
-      for (int32_t k = start[v]; k < start[v + 1]; ++k) add_background(order_[k]);
+      for (int32_t k = start[v]; k < start[v + 1]; ++k) {
+        const int32_t packed = order[k];
+        const int x = packed & 0xFFFF, y = packed >> 16;
+        const int32_t pi = (y + 1) * W2 + x + 1;
+        const int32_t offsets[4] = {-1, 1, -W2, W2};
+        const int32_t border = (x == 0 || y == 0 || x == W - 1 || y == H - 1) ? 1 : 0;
+        // Roots of the occupied 4-neighbours; the fast path when they are one component.
+        int32_t r = 0;
+        bool one = true;
+        for (int j = 0; j < 4; ++j) {
+          if (!occ[pi + offsets[j]]) continue;
+          int32_t rn = label[pi + offsets[j]];
+          while (cparent[rn] != rn) {
+            cparent[rn] = cparent[cparent[rn]];
+            rn = cparent[rn];
+          }
+          one = one && (r == 0 || rn == r);
+          r = rn;
+        }
+        occ[pi] = 1;
+        if (r != 0 && one) {
+          if (r != hot.r) {
+            if (hot.r != 0) hot.flush(comp_[hot.r]);
+            hot.load(comp_[r], r);
+          }
+          hot.add(packed, step[border]);
+        } else {
+          if (hot.r != 0) hot.flush(comp_[hot.r]);
+          r = join_background(pi, packed, x, y, border);
+          hot.load(comp_[r], r);
+        }
+        label[pi] = r;
+      }
     }
   }
 
@@ -753,8 +784,7 @@ class MapBoxes {
   uint8_t *q_, *occ_;  // occ_: 0/1 per pixel of the zero-padded image (+ 4 spare bytes)
   int32_t nroots_ = 0;
   int32_t ncomp_ = 0;
-  int32_t stamp_ = 0;
-  bool mark_ready_ = false;
+  int hole_level_ = -1;  // highest needed level whose mask has a hole (multi-box mode)
 };
 
 }  // namespace boxes
