@@ -3,7 +3,10 @@
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
+#include <algorithm>
 #include <array>
+#include <atomic>
+#include <memory>
 #include <cstdint>
 #include <vector>
 
@@ -39,15 +42,24 @@ const boxes::RingTables& ring_tables() {
   return tables;
 }
 
-// Runs body(n, workspace, jorder) for every map, one workspace (32-byte aligned) per task.
+// Runs body(n, workspace, jorder) for every map. Threads claim maps one at a time from a shared
+// counter, so a slow core or a costly map does not hold up a static share of the batch. The
+// workspace is left uninitialised: a map touches only what it writes first (the component
+// records of a smooth map are a few kilobytes of a multi-megabyte worst-case area).
 template <class Body>
 void for_each_map(int64_t N, int64_t H, int64_t W, int64_t T, const Body& body) {
-  at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
-    std::vector<int32_t> ws(static_cast<size_t>(boxes::workspace_words(H, W)));
-    std::vector<int32_t> jorder(static_cast<size_t>(T));
-    int32_t* aligned = ws.data();
+  if (N == 0) return;
+  std::atomic<int64_t> next{0};
+  const int64_t workers = std::min<int64_t>(at::get_num_threads(), N);
+  at::parallel_for(0, workers, 1, [&](int64_t begin, int64_t end) {
+    const size_t words = static_cast<size_t>(boxes::workspace_words(H, W));
+    std::unique_ptr<int32_t[]> ws(new int32_t[words + 8]);
+    std::unique_ptr<int32_t[]> jorder(new int32_t[static_cast<size_t>(T)]);
+    int32_t* aligned = ws.get();
     while (reinterpret_cast<uintptr_t>(aligned) % 32 != 0) ++aligned;
-    for (int64_t n = begin; n < end; ++n) body(n, aligned, jorder.data());
+    for (int64_t w = begin; w < end; ++w) {
+      for (int64_t n = next.fetch_add(1); n < N; n = next.fetch_add(1)) body(n, aligned, jorder.get());
+    }
   });
 }
 
