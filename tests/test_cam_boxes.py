@@ -165,3 +165,66 @@ def test_opcheck_and_compile():
     compiled = torch.compile(lambda c: cam_boxes(c, thr, image_size=(24, 24)), fullgraph=True, backend="eager")
     cams = torch.rand(3, 6, 6)
     assert torch.equal(compiled(cams), cam_boxes(cams, thr, image_size=(24, 24)))
+
+
+def _disc_pair_with_hole(rng: np.random.Generator, size=(64, 96)) -> np.ndarray:
+    """Two compact discs, one with a small hole, of nearly equal area: which one is the largest
+    contour depends on the hole-filled area (the kernel's area bounds and exact fill)."""
+    h, w = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = np.zeros(size, dtype=np.float32)
+    r1 = rng.uniform(10, 16)
+    r2 = r1 + rng.uniform(-1.5, 1.5)
+    c1 = (rng.uniform(r1 + 1, h - r1 - 1), rng.uniform(r1 + 1, w / 2 - 1))
+    c2 = (rng.uniform(r2 + 1, h - r2 - 1), rng.uniform(w / 2 + 1, w - r2 - 1))
+    out[(yy - c1[0]) ** 2 + (xx - c1[1]) ** 2 <= r1**2] = 1.0
+    out[(yy - c2[0]) ** 2 + (xx - c2[1]) ** 2 <= r2**2] = 1.0
+    hr = rng.uniform(0.6, 4.0)  # hole radius
+    hy, hx = c1[0] + rng.uniform(-3, 3), c1[1] + rng.uniform(-3, 3)
+    out[(yy - hy) ** 2 + (xx - hx) ** 2 <= hr**2] = 0.0
+    if rng.random() < 0.5:  # an island inside the hole
+        out[int(round(hy)), int(round(hx))] = 1.0
+    return out + 0.001 * rng.random(size).astype(np.float32)  # several levels, same structure
+
+
+@needs_ext
+@pytest.mark.parametrize("device", DEVICES)
+def test_kernel_holed_components_compete(device):
+    """Components with holes against hole-less ones of almost the same area: the winner needs
+    the exact hole-filled area in about half of the cases (checked below with cv2)."""
+    rng = np.random.default_rng(7)
+    maps = np.stack([_disc_pair_with_hole(rng) for _ in range(200)])
+    decided_by_filling = 0
+    for m in maps:
+        mask = (m > 0.5).astype(np.uint8)
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+        if len(contours) == 2:
+            filled = sorted(cv2.contourArea(c) for c in contours)
+            decided_by_filling += int(filled[0] != filled[1])
+    assert decided_by_filling > 100
+    assert_equals_protocol(maps, [0.0, 0.3, 0.5, 0.9], 100.0, device)
+
+
+@needs_ext
+@pytest.mark.parametrize("device", DEVICES)
+def test_kernel_equals_opencv_more_than_65536_pixels(device):
+    maps = random_scoremaps(4, (260, 270), seed=11, kinds=["blobs", "cam14", "rings", "binary_noise"])
+    assert_equals_protocol(maps, list(np.arange(0, 1, 0.1)), 100.0, device)
+
+
+@needs_ext
+def test_kernel_batch_equals_one_map_at_a_time():
+    """Maps of very different cost in one batch, on several threads: the same boxes as one by one."""
+    maps = torch.from_numpy(random_scoremaps(48, (64, 64), seed=13))
+    thr = torch.tensor(np.arange(0, 1, 0.01))
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        batch = scoremap_boxes(maps, thr)
+        multi = scoremap_boxes(maps, thr, multi_box=True)
+    finally:
+        torch.set_num_threads(previous)
+    for n in range(maps.size(0)):
+        assert torch.equal(batch[n], scoremap_boxes(maps[n : n + 1], thr)[0])
+    one_by_one = [groups(scoremap_boxes(maps[n : n + 1], thr, multi_box=True)) for n in range(maps.size(0))]
+    assert groups(multi) == [g for per_map in one_by_one for g in per_map]
