@@ -1,21 +1,27 @@
 // CAM score map -> boxes at many thresholds in one pass (DESIGN.md section 3).
 //
-// Shared by the CPU kernel (one map per OpenMP task) and the CUDA kernel (one map per thread),
-// so both backends run the same arithmetic. Per map:
+// Shared by the CPU kernel (maps claimed one at a time by the threads) and the CUDA kernel (one
+// map per thread), so both backends run the same arithmetic. Per map:
 //   1. q = uint8(floor((s - min) / (max - min) * 255)) in float32 (zeros if constant/non-finite)
 //   2. standard value P = max(q) or numpy-linear percentile of q (from a 256-bin histogram)
 //   3. per threshold t: T = trunc(t * P), level L = clamp(T + 1, 0, 256), mask = q >= L
-//   4. foreground union-find in decreasing level order (8-connectivity): at each needed level the
-//      live components are the components of that mask. Each component keeps its bbox, raster-
-//      first pixel, 2x its hole-less contour area and 4x its Euler number, all updated in O(1) per
-//      added pixel from the 2x2 windows around it (all foreground pixels of a 2x2 window belong
-//      to one 8-connected component).
+//   4. pixels are counting-sorted by the interval between consecutive needed levels they fall in
+//      (no snapshot happens inside an interval, so the order inside one does not matter)
+//   5. foreground union-find in decreasing level order (8-connectivity): after each needed level
+//      the live components are the components of that mask. Pixels carry component ids in a
+//      padded label image; each component keeps its bbox, raster-first pixel, size, perimeter,
+//      2x its hole-less contour area and 4x its Euler number, all updated in O(1) per added pixel
+//      from a table indexed by the 3x3 occupancy around it (all foreground pixels of a 2x2 window
+//      belong to one 8-connected component). The component the previous pixel joined is kept in
+//      registers (SSE2 on x86), since consecutive pixels mostly join the same one.
 //      cv2.contourArea of the outer contour = (#windows fully inside F) + 0.5 (#windows with three
 //      pixels in F), F = component with holes filled, over the zero-padded image. A component
 //      without holes (Euler number 1) has F = itself, so the tracked value is exact; a component
-//      with holes gets F by a flood fill of the outside inside its bbox (only when it can win).
-//   5. (multi-box) background union-find in increasing level order (4-connectivity): the live
-//      background components that do not touch the image border are the holes.
+//      with holes gets F by a scanline flood fill of the outside inside its bbox, only when its
+//      upper bound (from bbox, perimeter and hole-less area) can reach the leader.
+//   6. (multi-box) background union-find in increasing level order (4-connectivity): the live
+//      background components that do not touch the image border are the holes. It stops at the
+//      highest needed level whose components have holes (known from their Euler numbers).
 #pragma once
 
 #include <stdint.h>
