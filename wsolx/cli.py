@@ -326,10 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser(
         "demo",
         help="synthetic set -> train CAM and TAP on CPU -> evaluate 4 variants -> report.html",
-        description="The end-to-end demo: about 5 minutes on 2 CPU cores (--quick: about 1 minute).",
+        description="The end-to-end demo: about 1.5 minutes on 2 idle CPU cores (--quick: about 15 seconds).",
     )
     s.add_argument("--out", default="wsolx_demo", help="output folder (default wsolx_demo)")
-    s.add_argument("--quick", action="store_true", help="CI smoke sizes (about 1 minute)")
+    s.add_argument("--quick", action="store_true", help="CI smoke sizes (about 15 seconds)")
     s.add_argument("--epochs", type=int, help="epochs of each training")
     s.add_argument("--image-size", type=int, help="image side in pixels")
     s.add_argument("--num-classes", type=int, help="synthetic classes")
