@@ -90,6 +90,18 @@ int64_t chunk_maps(int64_t N, int64_t ws_words, int64_t T) {
   return std::max<int64_t>(1, std::min<int64_t>(N, budget / per_map));
 }
 
+// The kernel keeps ~10 KB of per-thread arrays in local memory (ptxas: "stack frame"); make sure
+// the device's per-thread stack limit (default 1 KB) covers it before the first launch.
+template <Mode kMode>
+void ensure_stack_limit() {
+  cudaFuncAttributes attr;
+  C10_CUDA_CHECK(cudaFuncGetAttributes(&attr, boxes_kernel<kMode>));
+  size_t limit = 0;
+  C10_CUDA_CHECK(cudaDeviceGetLimit(&limit, cudaLimitStackSize));
+  const size_t need = attr.localSizeBytes + 1024;
+  if (limit < need) C10_CUDA_CHECK(cudaDeviceSetLimit(cudaLimitStackSize, need));
+}
+
 template <Mode kMode>
 void launch_all(const at::Tensor& s, const at::Tensor& thr, double percentile, at::Tensor* out, at::Tensor* aux) {
   const int64_t N = s.size(0), H = s.size(1), W = s.size(2), T = thr.size(0);
@@ -98,6 +110,7 @@ void launch_all(const at::Tensor& s, const at::Tensor& thr, double percentile, a
   at::Tensor workspace = at::empty({chunk * ws_words}, s.options().dtype(at::kInt));
   at::Tensor jorder = at::empty({chunk * T}, s.options().dtype(at::kInt));
   at::Tensor tables = device_tables(s);
+  ensure_stack_limit<kMode>();
   const auto stream = at::cuda::getCurrentCUDAStream();
   for (int64_t n0 = 0; n0 < N; n0 += chunk) {
     const int64_t n1 = std::min(N, n0 + chunk);
