@@ -85,11 +85,9 @@ WSOLX_HD inline int64_t workspace_words(int64_t H, int64_t W) {
 // positions in circular order NW, N, NE, E, SE, S, SW, W (consecutive ring cells are 8-adjacent,
 // so each run already is one component and needs one union).
 struct RingTables {
-  int8_t delta_area2[512];
-  int8_t delta_euler4[512];
   uint8_t reps[512][4];
   uint8_t rep_count[512];
-  // {1, delta_area2, delta_euler4, delta_perim}: the size/area/Euler/perimeter step of a pixel.
+  // {1, area2 step, euler4 step, perimeter step}: what a pixel joining adds to its component.
   alignas(16) int32_t stat_delta[512][4];
 
   WSOLX_HD void build() {
@@ -97,7 +95,6 @@ struct RingTables {
     const int ry[8] = {-1, -1, -1, 0, 1, 1, 1, 0};
     const int row_major_bit[8] = {0, 1, 2, 5, 8, 7, 6, 3};
     for (int idx = 0; idx < 512; ++idx) {  // entries with the centre bit set are never read
-      delta_area2[idx] = delta_euler4[idx] = 0;
       for (int k = 0; k < 4; ++k) stat_delta[idx][k] = 0;
       rep_count[idx] = 0;
       for (int k = 0; k < 4; ++k) reps[idx][k] = 0;
@@ -121,8 +118,6 @@ struct RingTables {
       int idx = 0;
       for (int i = 0; i < 8; ++i)
         if ((nb >> i) & 1) idx |= 1 << row_major_bit[i];
-      delta_area2[idx] = static_cast<int8_t>(da);
-      delta_euler4[idx] = static_cast<int8_t>(de);
       stat_delta[idx][0] = 1;
       stat_delta[idx][1] = da;
       stat_delta[idx][2] = de;
@@ -503,9 +498,10 @@ class MapBoxes {
       for (int k = 1; k < count; ++k) r = merge(r, find(label_[pi + ring_[tables_.reps[mask][k]]]));
       attach(r, packed, x, y);
     }
-    comp_[r].area2 += tables_.delta_area2[mask];
-    comp_[r].euler4 += tables_.delta_euler4[mask];
-    comp_[r].perim += tables_.stat_delta[mask][3];
+    const int32_t* delta = tables_.stat_delta[mask];  // size already counted by attach/new_component
+    comp_[r].area2 += delta[1];
+    comp_[r].euler4 += delta[2];
+    comp_[r].perim += delta[3];
     return r;
   }
 
