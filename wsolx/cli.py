@@ -161,17 +161,20 @@ def cmd_synth(a: argparse.Namespace) -> int:
     from wsolx.data.synthetic import generate
 
     t0 = time.time()
-    root = generate(
-        a.root,
-        num_classes=a.num_classes,
-        train_per_class=a.train_per_class,
-        val_per_class=a.val_per_class,
-        test_per_class=a.test_per_class,
-        image_size=a.image_size,
-        seed=a.seed,
-        masks=not a.no_masks,
-        progress=not a.quiet,
-    )
+    try:
+        root = generate(
+            a.root,
+            num_classes=a.num_classes,
+            train_per_class=a.train_per_class,
+            val_per_class=a.val_per_class,
+            test_per_class=a.test_per_class,
+            image_size=a.image_size,
+            seed=a.seed,
+            masks=not a.no_masks,
+            progress=not a.quiet,
+        )
+    except ValueError as exc:  # bad sizes or counts: a usage error, not a traceback
+        raise _UsageError(str(exc)) from exc
     print(f"wrote the synthetic set to {root} in {time.time() - t0:.1f} s")
     print(f"train on it with: wsolx train --data-root {root} --dataset SYNTH --arch vgg_tiny --out runs/synth")
     return 0

@@ -35,10 +35,9 @@ Load with ``get_dataset("SYNTH", root, root / "metadata", split, train=...)``. C
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import time
+import sys
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -352,34 +351,13 @@ def generate(
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Command line: ``python -m wsolx.data.synthetic --root DIR [options]``."""
-    p = argparse.ArgumentParser(prog="python -m wsolx.data.synthetic", description="Generate the synthetic WSOL data set.")
-    p.add_argument("--root", required=True, help="output folder")
-    p.add_argument("--num-classes", type=int, default=10)
-    p.add_argument("--train-per-class", type=int, default=100)
-    p.add_argument("--val-per-class", type=int, default=10)
-    p.add_argument("--test-per-class", type=int, default=20)
-    p.add_argument("--image-size", type=int, default=224)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--no-masks", action="store_true", help="skip the mask PNGs and SYNTH_MASK metadata")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = p.parse_args(argv)
-    start = time.perf_counter()
-    try:
-        root = generate(
-            args.root,
-            num_classes=args.num_classes,
-            train_per_class=args.train_per_class,
-            val_per_class=args.val_per_class,
-            test_per_class=args.test_per_class,
-            image_size=args.image_size,
-            seed=args.seed,
-            masks=not args.no_masks,
-            progress=not args.quiet,
-        )
-    except ValueError as exc:
-        p.error(str(exc))
-    print(f"wrote {root} in {time.perf_counter() - start:.1f} s")
+    """Command line: ``python -m wsolx.data.synthetic --root DIR [options]``, the same as
+    ``wsolx synth``. Exits with status 2 on bad options."""
+    from wsolx.cli import main as cli_main
+
+    status = cli_main(["synth", *(sys.argv[1:] if argv is None else argv)])
+    if status != 0:
+        raise SystemExit(status)
     return 0
 
 
