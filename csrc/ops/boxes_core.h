@@ -6,27 +6,37 @@
 //   2. standard value P = max(q) or numpy-linear percentile of q (from a 256-bin histogram)
 //   3. per threshold t: T = trunc(t * P), level L = clamp(T + 1, 0, 256), mask = q >= L
 //   4. pixels are counting-sorted by the interval between consecutive needed levels they fall in
-//      (no snapshot happens inside an interval, so the order inside one does not matter)
-//   5. foreground union-find in decreasing level order (8-connectivity): after each needed level
+//      (no snapshot happens inside an interval), raster order inside one; the same pass writes
+//      every pixel's interval into a padded interval image
+//   5. the occupancy mask a pixel sees when it joins is known before any union-find: in decreasing
+//      interval order with raster order inside an interval, a neighbour is already occupied when
+//      its interval is higher, or equal and it comes first in raster order. One vectorised raster
+//      pass stores this 3x3 code per pixel (code_)
+//   6. foreground union-find in decreasing interval order (8-connectivity): after each needed level
 //      the live components are the components of that mask. Pixels carry component ids in a
-//      padded label image; each component keeps its bbox, raster-first pixel, size, perimeter,
-//      2x its hole-less contour area and 4x its Euler number, all updated in O(1) per added pixel
-//      from a table indexed by the 3x3 occupancy around it (all foreground pixels of a 2x2 window
-//      belong to one 8-connected component). The component the previous pixel joined is kept in
-//      registers (SSE2 on x86), since consecutive pixels mostly join the same one.
+//      padded label image; the id -> root map is kept flat (a merge relabels the ids of the
+//      smaller component), so a pixel finds its root with one lookup. The code indexes one table
+//      with the pixel's step of size, 2x hole-less contour area, 4x Euler number and perimeter
+//      (all foreground pixels of a 2x2 window belong to one 8-connected component), and the
+//      representative neighbours of its at most two occupied neighbour runs; a pixel whose runs
+//      belong to one component adds its steps, bbox and raster index to a register accumulator
+//      of that root (HotDelta), flushed into the root's Acc record when the root changes and
+//      folded into the Component record at every snapshot.
 //      cv2.contourArea of the outer contour = (#windows fully inside F) + 0.5 (#windows with three
 //      pixels in F), F = component with holes filled, over the zero-padded image. A component
 //      without holes (Euler number 1) has F = itself, so the tracked value is exact; a component
 //      with holes gets F by a scanline flood fill of the outside inside its bbox, only when its
 //      upper bound (from bbox, perimeter and hole-less area) can reach the leader.
-//   6. (multi-box) background union-find in increasing level order (4-connectivity): the live
+//      The level-0 mask (q >= 0) is the whole image: it is answered without visiting pixels.
+//   7. (multi-box) background union-find in increasing level order (4-connectivity): the live
 //      background components that do not touch the image border are the holes. It stops at the
 //      highest needed level whose components have holes (known from their Euler numbers).
 #pragma once
 
 #include <stdint.h>
 
-#if defined(__SSE2__) && !defined(__CUDACC__)
+// WSOLX_BOXES_NO_SIMD forces the portable code that the CUDA kernel runs (tests of that path).
+#if defined(__SSE2__) && !defined(__CUDACC__) && !defined(WSOLX_BOXES_NO_SIMD)
 #include <emmintrin.h>
 #define WSOLX_BOXES_SSE2 1
 #endif
@@ -70,13 +80,24 @@ struct Component {
   int32_t root_pos;  // position in the list of live roots
 };
 
+// Statistics a root gathered since its last fold, in one of kCopies records per root: consecutive
+// pixels go to different copies, so a pixel never waits for the previous pixel's update of the
+// same record to reach memory. Maxima are stored negated so that every box lane is a minimum.
+struct Acc {
+  int32_t size, area2, euler4, perim;
+  int16_t x0, y0, nx1, ny1;
+  int32_t first;
+  int32_t pad;
+};
+constexpr int kCopies = 1;
+
 // Number of int32 words of workspace one map of size H x W needs.
 WSOLX_HD inline int64_t workspace_words(int64_t H, int64_t W) {
   const int64_t hw = H * W;
   const int64_t padded = (H + 2) * (W + 2);
-  return 8 * (hw + 1) /*components*/ + 2 * (hw + 1) /*parent, roots*/ + hw /*order*/ +
-         3 * padded /*label, mark, stack*/ + (hw + 3) / 4 /*q*/ + (padded + 4 + 3) / 4 /*occupancy*/ +
-         8 /*alignment*/;
+  return 8 * (hw + 1) /*components*/ + 8 * kCopies * (hw + 1) /*accumulators*/ + 4 * (hw + 1) /*parent, roots, next id, last id*/ + 2 * hw /*order*/ +
+         3 * padded /*label, mark, stack*/ + (hw + 3) / 4 /*q*/ + 2 * ((padded + 4 + 3) / 4) /*occupancy, ivp*/ +
+         (padded + 16 + 1) / 2 /*codes*/ + 8 /*alignment*/;
 }
 
 // Lookup tables over the occupancy of the 8 neighbours. The index is the 3x3 mask in row-major
@@ -128,7 +149,7 @@ struct RingTables {
         reps[idx][count++] = 0;
       } else {
         for (int i = 0; i < 8; ++i)
-          if (((nb >> i) & 1) && !((nb >> ((i + 7) & 7)) & 1)) reps[idx][count++] = static_cast<uint8_t>(i);
+          if (((nb >> i) & 1) && !((nb >> ((i + 7) & 7)) & 1)) reps[idx][count++] = static_cast<uint8_t>(i == 7 && (nb & 1) ? 0 : i);
       }
       rep_count[idx] = static_cast<uint8_t>(count);
     }
@@ -251,6 +272,68 @@ struct HotComponent {
 };
 #endif
 
+// What the pixels that joined root r since the last flush add to it, in registers: consecutive
+// pixels mostly join the same component. Flushing adds it to the root's accumulator and starts
+// from empty again, so switching components never waits for a load.
+#ifdef WSOLX_BOXES_SSE2
+struct HotDelta {
+  int32_t r = 0;  // root id, 0 = none (acc_[0] is a scratch record)
+  int32_t first = 0x7FFFFFFF;
+  __m128i counts = _mm_setzero_si128();  // size, area2, euler4, perim (int32)
+  __m128i box = _mm_set1_epi16(32767);   // x0, y0, -x1, -y1 (int16)
+
+  void add(int32_t packed, const int32_t* delta) {
+    const __m128i v = _mm_cvtsi32_si128(packed);  // int16 lanes x, y
+    box = _mm_min_epi16(box, _mm_unpacklo_epi32(v, _mm_sub_epi16(_mm_setzero_si128(), v)));
+    counts = _mm_add_epi32(counts, _mm_load_si128(reinterpret_cast<const __m128i*>(delta)));
+    first = packed < first ? packed : first;
+  }
+  void flush_into(Acc& a) {
+    __m128i* c = reinterpret_cast<__m128i*>(&a.size);
+    _mm_store_si128(c, _mm_add_epi32(_mm_load_si128(c), counts));
+    __m128i* b = reinterpret_cast<__m128i*>(&a.x0);
+    _mm_storel_epi64(b, _mm_min_epi16(_mm_loadl_epi64(b), box));
+    a.first = first < a.first ? first : a.first;
+    counts = _mm_setzero_si128();
+    box = _mm_set1_epi16(32767);
+    first = 0x7FFFFFFF;
+  }
+};
+#else
+struct HotDelta {
+  int32_t r = 0;
+  int32_t first = 0x7FFFFFFF, size = 0, area2 = 0, euler4 = 0, perim = 0;
+  int x0 = 32767, y0 = 32767, nx1 = 32767, ny1 = 32767;
+
+  WSOLX_HD void add(int32_t packed, const int32_t* delta) {
+    const int x = packed & 0xFFFF, y = packed >> 16;
+    x0 = x < x0 ? x : x0;
+    y0 = y < y0 ? y : y0;
+    nx1 = -x < nx1 ? -x : nx1;
+    ny1 = -y < ny1 ? -y : ny1;
+    size += delta[0];
+    area2 += delta[1];
+    euler4 += delta[2];
+    perim += delta[3];
+    first = packed < first ? packed : first;
+  }
+  WSOLX_HD void flush_into(Acc& a) {
+    a.size += size;
+    a.area2 += area2;
+    a.euler4 += euler4;
+    a.perim += perim;
+    a.x0 = x0 < a.x0 ? static_cast<int16_t>(x0) : a.x0;
+    a.y0 = y0 < a.y0 ? static_cast<int16_t>(y0) : a.y0;
+    a.nx1 = nx1 < a.nx1 ? static_cast<int16_t>(nx1) : a.nx1;
+    a.ny1 = ny1 < a.ny1 ? static_cast<int16_t>(ny1) : a.ny1;
+    a.first = first < a.first ? first : a.first;
+    first = 0x7FFFFFFF;
+    size = area2 = euler4 = perim = 0;
+    x0 = y0 = nx1 = ny1 = 32767;
+  }
+};
+#endif
+
 // Processes one map. Emit must provide `box(j, x0, y0, x1, y1)`; in single-box mode it is called
 // exactly once per threshold j, in multi-box mode at least once per threshold.
 //
@@ -265,14 +348,19 @@ class MapBoxes {
     const int64_t hw = hw_, padded = static_cast<int64_t>(H + 2) * (W + 2);
     // Components first: 32-byte aligned when ws is.
     comp_ = reinterpret_cast<Component*>(ws);
-    cparent_ = ws + 8 * (hw + 1);
+    acc_ = reinterpret_cast<Acc*>(ws + 8 * (hw + 1));
+    cparent_ = ws + 8 * (hw + 1) + 8 * kCopies * (hw + 1);
     roots_ = cparent_ + (hw + 1);
-    order_ = roots_ + (hw + 1);
-    label_ = order_ + hw;
+    cnext_ = roots_ + (hw + 1);
+    clast_ = cnext_ + (hw + 1);
+    order_ = reinterpret_cast<int64_t*>(clast_ + (hw + 1));
+    label_ = clast_ + (hw + 1) + 2 * hw;
     mark_ = label_ + padded;
     stack_ = mark_ + padded;
     q_ = reinterpret_cast<uint8_t*>(stack_ + padded);
     occ_ = q_ + (hw + 3) / 4 * 4;
+    ivp_ = occ_ + (padded + 4 + 3) / 4 * 4;
+    code_ = reinterpret_cast<uint16_t*>(ivp_ + (padded + 4 + 3) / 4 * 4);
     const int ring[8] = {-W2_ - 1, -W2_, -W2_ + 1, 1, W2_ + 1, W2_, W2_ - 1, -1};
     for (int i = 0; i < 8; ++i) ring_[i] = ring[i];
   }
@@ -333,18 +421,41 @@ class MapBoxes {
       }
     }
     start[ncut] = acc;
+    // The same pass writes every pixel's interval into the padded interval image.
+    const int W2 = W2_;
     for (int r = 0; r < rs; ++r) {
+      const uint8_t* qrow[kStripes];
+      uint8_t* irow[kStripes];
+      int32_t* cur[kStripes];
+      for (int k = 0; k < kStripes; ++k) {
+        const int y = k * rs + r;
+        qrow[k] = q_ + static_cast<int64_t>(y) * W_;
+        irow[k] = ivp_ + static_cast<int64_t>(y + 1) * W2 + 1;
+        cur[k] = cursor[k];
+      }
       for (int x = 0; x < W_; ++x) {
         for (int k = 0; k < kStripes; ++k) {
           const int y = k * rs + r;
-          order_[cursor[k][interval[q_[static_cast<int64_t>(y) * W_ + x]]]++] = (y << 16) | x;
+          const int iv = interval[qrow[k][x]];
+          irow[k][x] = static_cast<uint8_t>(iv);
+          const int64_t pi = static_cast<int64_t>(y + 1) * W2 + x + 1;
+          order_[cur[k][iv]++] = pi << 32 | ((y << 16) | x);
         }
       }
     }
-    for (int y = kStripes * rs; y < H_; ++y)
-      for (int x = 0; x < W_; ++x)
-        order_[cursor[kStripes - 1][interval[q_[static_cast<int64_t>(y) * W_ + x]]]++] = (y << 16) | x;
+    for (int y = kStripes * rs; y < H_; ++y) {
+      const uint8_t* qrow = q_ + static_cast<int64_t>(y) * W_;
+      uint8_t* irow = ivp_ + static_cast<int64_t>(y + 1) * W2 + 1;
+      int32_t* cur = cursor[kStripes - 1];
+      for (int x = 0; x < W_; ++x) {
+        const int iv = interval[qrow[x]];
+        irow[x] = static_cast<uint8_t>(iv);
+        const int64_t pi = static_cast<int64_t>(y + 1) * W2 + x + 1;
+        order_[cur[iv]++] = pi << 32 | ((y << 16) | x);
+      }
+    }
 
+    build_codes();
     foreground_pass(start, ncut, lmin, multi);
     // Holes exist only at levels where the components' Euler numbers say so (Euler number =
     // 1 - holes for each component), so the background pass stops at the highest such level.
@@ -423,18 +534,61 @@ class MapBoxes {
     }
   }
 
-  WSOLX_HD int32_t find(int32_t x) {
-    while (cparent_[x] != x) {
-      cparent_[x] = cparent_[cparent_[x]];
-      x = cparent_[x];
+  WSOLX_HD int32_t find(int32_t x) const { return cparent_[x]; }
+
+  static WSOLX_HD void acc_reset(Acc& a) {
+    a.size = a.area2 = a.euler4 = a.perim = 0;
+    a.x0 = a.y0 = a.nx1 = a.ny1 = 32767;
+    a.first = 0x7FFFFFFF;
+  }
+
+  // Pixel packed = y << 16 | x joins; delta = {1, area step, Euler step, perimeter step}.
+  static WSOLX_HD void acc_add(Acc& a, int32_t packed, const int32_t* delta) {
+#ifdef WSOLX_BOXES_SSE2
+    __m128i* counts = reinterpret_cast<__m128i*>(&a.size);
+    _mm_store_si128(counts, _mm_add_epi32(_mm_load_si128(counts), _mm_load_si128(reinterpret_cast<const __m128i*>(delta))));
+    const __m128i v = _mm_cvtsi32_si128(packed);  // int16 lanes x, y
+    __m128i* box = reinterpret_cast<__m128i*>(&a.x0);
+    _mm_storel_epi64(box, _mm_min_epi16(_mm_loadl_epi64(box), _mm_unpacklo_epi32(v, _mm_sub_epi16(_mm_setzero_si128(), v))));
+#else
+    const int x = packed & 0xFFFF, y = packed >> 16;
+    a.size += delta[0];
+    a.area2 += delta[1];
+    a.euler4 += delta[2];
+    a.perim += delta[3];
+    a.x0 = x < a.x0 ? static_cast<int16_t>(x) : a.x0;
+    a.y0 = y < a.y0 ? static_cast<int16_t>(y) : a.y0;
+    a.nx1 = -x < a.nx1 ? static_cast<int16_t>(-x) : a.nx1;
+    a.ny1 = -y < a.ny1 ? static_cast<int16_t>(-y) : a.ny1;
+#endif
+    a.first = packed < a.first ? packed : a.first;
+  }
+
+  // Moves what root r gathered in its accumulators into its record.
+  WSOLX_HD void fold(int32_t r) {
+    Component& c = comp_[r];
+    for (int k = 0; k < kCopies; ++k) {
+      Acc& a = acc_[kCopies * r + k];
+      if (a.size == 0) continue;
+      c.size += a.size;
+      c.area2 += a.area2;
+      c.euler4 += a.euler4;
+      c.perim += a.perim;
+      c.x0 = a.x0 < c.x0 ? a.x0 : c.x0;
+      c.y0 = a.y0 < c.y0 ? a.y0 : c.y0;
+      c.x1 = -a.nx1 > c.x1 ? static_cast<int16_t>(-a.nx1) : c.x1;
+      c.y1 = -a.ny1 > c.y1 ? static_cast<int16_t>(-a.ny1) : c.y1;
+      c.first = a.first < c.first ? a.first : c.first;
+      acc_reset(a);
     }
-    return x;
   }
 
   // A new component with id ++ncomp_ made of pixel (x, y) (packed = y << 16 | x).
   WSOLX_HD int32_t new_component(int32_t packed, int x, int y, int32_t euler4) {
     const int32_t id = ++ncomp_;
     cparent_[id] = id;
+    cnext_[id] = 0;
+    clast_[id] = id;
     Component& c = comp_[id];
     c.size = 1;
     c.first = packed;
@@ -445,6 +599,7 @@ class MapBoxes {
     c.y0 = c.y1 = static_cast<int16_t>(y);
     c.root_pos = nroots_;
     roots_[nroots_++] = id;
+    for (int k = 0; k < kCopies; ++k) acc_reset(acc_[kCopies * id + k]);
     return id;
   }
 
@@ -462,12 +617,16 @@ class MapBoxes {
   // Merges two roots; the larger one survives and takes the statistics. Returns the survivor.
   WSOLX_HD int32_t merge(int32_t ra, int32_t rb) {
     if (ra == rb) return ra;
+    fold(ra);
+    fold(rb);
     if (comp_[ra].size < comp_[rb].size) {
       const int32_t t = ra;
       ra = rb;
       rb = t;
     }
-    cparent_[rb] = ra;
+    for (int32_t id = rb; id != 0; id = cnext_[id]) cparent_[id] = ra;
+    cnext_[clast_[ra]] = rb;
+    clast_[ra] = clast_[rb];
     Component& a = comp_[ra];
     const Component& b = comp_[rb];
     a.size += b.size;
@@ -542,11 +701,11 @@ class MapBoxes {
     uint8_t last_in = kFree;
     for (int ly = 1; ly < lh - 1; ++ly) {
       const int32_t* lab = label_ + (c.y0 + ly) * W2_ + c.x0;  // padded row of image row y0 + ly - 1
-      const uint8_t* in = occ_ + (c.y0 + ly) * W2_ + c.x0;
+      const uint8_t* in = ivp_ + (c.y0 + ly) * W2_ + c.x0;
       uint8_t* m = mark + ly * lw;
       m[0] = m[lw - 1] = kOutside;
       for (int lx = 1; lx < lw - 1; ++lx) {
-        const int32_t v = in[lx] ? lab[lx] : 0;
+        const int32_t v = in[lx] >= cur_interval_ ? lab[lx] : 0;
         if (v != last_label) {
           last_label = v;
           last_in = v != 0 && find(v) == r ? kMember : kFree;
@@ -721,53 +880,117 @@ class MapBoxes {
   // stalls until the store commits (measured: ~25% slower loop with one 32-bit load per row).
   static WSOLX_HD int occupied3(const uint8_t* o) { return o[0] | (o[1] << 1) | (o[2] << 2); }
 
+  // ivp_: interval index of every pixel in the zero-padded image (interval 0, which is only
+  // needed for the level-0 snapshot answered without pixels, and the padding are 0). code_: the
+  // 3x3 occupancy mask a pixel sees when it joins in the foreground pass, which visits intervals
+  // in decreasing order and raster order inside one: a neighbour before it in raster order is
+  // occupied when its interval is >= the pixel's, a neighbour after it when it is >.
+  WSOLX_HD void build_codes() {
+    const int W2 = W2_;
+    const int64_t padded = static_cast<int64_t>(H_ + 2) * W2;
+    for (int x = 0; x < W2; ++x) {
+      ivp_[x] = 0;
+      ivp_[padded - W2 + x] = 0;
+    }
+    for (int64_t i = padded; i < padded + 4; ++i) ivp_[i] = 0;
+    for (int y = 0; y < H_; ++y) {
+      uint8_t* row = ivp_ + static_cast<int64_t>(y + 1) * W2;
+      row[0] = 0;
+      row[W2 - 1] = 0;
+    }
+    for (int y = 0; y < H_; ++y) {
+      const int64_t base = static_cast<int64_t>(y + 1) * W2 + 1;
+      const uint8_t* c = ivp_ + base;
+      uint16_t* out = code_ + base;
+      int x = 0;
+#ifdef WSOLX_BOXES_SSE2
+      for (; x + 16 <= W_; x += 16) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + x));
+        auto ld = [&](int64_t off) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + x + off)); };
+        // ge(n): n >= v  <=>  max(n, v) == n; gt(n): n > v  <=>  !(v >= n)
+        auto ge = [&](__m128i n) { return _mm_cmpeq_epi8(_mm_max_epu8(n, v), n); };
+        auto gt = [&](__m128i n) { return _mm_andnot_si128(_mm_cmpeq_epi8(_mm_max_epu8(n, v), v), _mm_set1_epi8(-1)); };
+        const __m128i lo = _mm_or_si128(
+            _mm_or_si128(_mm_or_si128(_mm_and_si128(ge(ld(-W2 - 1)), _mm_set1_epi8(1)),
+                                      _mm_and_si128(ge(ld(-W2)), _mm_set1_epi8(2))),
+                         _mm_or_si128(_mm_and_si128(ge(ld(-W2 + 1)), _mm_set1_epi8(4)),
+                                      _mm_and_si128(ge(ld(-1)), _mm_set1_epi8(8)))),
+            _mm_or_si128(_mm_or_si128(_mm_and_si128(gt(ld(1)), _mm_set1_epi8(32)),
+                                      _mm_and_si128(gt(ld(W2 - 1)), _mm_set1_epi8(64))),
+                         _mm_and_si128(gt(ld(W2)), _mm_set1_epi8(static_cast<char>(128)))));
+        const __m128i hi = _mm_and_si128(gt(ld(W2 + 1)), _mm_set1_epi8(1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + x), _mm_unpacklo_epi8(lo, hi));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + x + 8), _mm_unpackhi_epi8(lo, hi));
+      }
+#endif
+      for (; x < W_; ++x) {
+        const int v = c[x];
+        const int m = (c[x - W2 - 1] >= v) | ((c[x - W2] >= v) << 1) | ((c[x - W2 + 1] >= v) << 2) |
+                      ((c[x - 1] >= v) << 3) | ((c[x + 1] > v) << 5) | ((c[x + W2 - 1] > v) << 6) |
+                      ((c[x + W2] > v) << 7) | ((c[x + W2 + 1] > v) << 8);
+        out[x] = static_cast<uint16_t>(m);
+      }
+    }
+  }
+
   // Intervals in decreasing order; after interval i the live components are those of q >= cut_[i].
   WSOLX_HD void foreground_pass(const int32_t* start, int ncut, int lmin, bool multi) {
-    reset_pass();
+    nroots_ = 0;
+    ncomp_ = 0;
     if (lstart_[kLevels + 1] > lstart_[kLevels]) emit_empty(kLevels);
+    acc_reset(acc_[0]);
     // Padded-image offset of the first neighbouring run's representative, per neighbour mask.
-    for (int m = 0; m < 512; ++m) rep_offset_[m] = ring_[tables_.reps[m][0]];
+    for (int m = 0; m < 512; ++m) {
+      rep_offset_[m] = ring_[tables_.reps[m][0]];
+      rep_offset2_[m] = ring_[tables_.reps[m][tables_.rep_count[m] > 1 ? 1 : 0]];
+      fast_[m] = tables_.rep_count[m] == 1 || tables_.rep_count[m] == 2;
+    }
     // Locals, so that the per-pixel loop keeps them in registers.
-    int32_t* const label = label_;
-    int32_t* const cparent = cparent_;
-    uint8_t* const occ = occ_;
-    const int32_t* const order = order_;
-    const RingTables& tb = tables_;
-    const int W2 = W2_;
-    HotComponent hot;
-    for (int i = ncut - 1; i >= 0 && cut_[i] >= lmin; --i) {
+    const uint32_t* const label_ro = reinterpret_cast<const uint32_t*>(label_);
+    uint32_t* const label = reinterpret_cast<uint32_t*>(label_);
+    const uint32_t* const cparent = reinterpret_cast<const uint32_t*>(cparent_);
+    const uint16_t* const code = code_;
+    const int64_t* const off1 = rep_offset_;
+    const int64_t* const off2 = rep_offset2_;
+    const uint8_t* const fast = fast_;
+    const int32_t(*const delta)[4] = tables_.stat_delta;
+    HotDelta hot;
+    for (int i = ncut - 1; i >= 1; --i) {
       const int v = cut_[i];
-      for (int32_t k = start[i]; k < start[i + 1]; ++k) {
-        const int32_t packed = order[k];
-        const int x = packed & 0xFFFF, y = packed >> 16;
-        const int32_t pi = (y + 1) * W2 + x + 1;  // index in the padded image
-        const int mask = occupied3(occ + pi - W2 - 1) | (occupied3(occ + pi - 1) << 3) |
-                         (occupied3(occ + pi + W2 - 1) << 6);
-        occ[pi] = 1;
-        int32_t r;
-        if (tb.rep_count[mask] == 1) {  // one neighbouring component: the common case
-          r = label[pi + rep_offset_[mask]];
-          while (cparent[r] != r) {
-            cparent[r] = cparent[cparent[r]];
-            r = cparent[r];
+      cur_interval_ = i;
+      const int64_t* e = order_ + start[i];
+      const int64_t* const e_end = order_ + start[i + 1];
+      for (; e != e_end; ++e) {
+        const uint64_t entry = static_cast<uint64_t>(*e);
+        const uint32_t pi = static_cast<uint32_t>(entry >> 32);  // index in the padded image
+        const int32_t packed = static_cast<int32_t>(entry);
+        const uint32_t mask = code[pi];
+        if (fast[mask]) {  // one or two neighbouring runs: the common case
+          const uint32_t* const lp = label_ro + pi;
+          const uint32_t id = lp[off1[mask]];
+          const uint32_t r = cparent[id];
+          if (r == cparent[lp[off2[mask]]]) {  // ... of one component
+            if (static_cast<int32_t>(r) != hot.r) {
+              hot.flush_into(acc_[hot.r]);
+              hot.r = static_cast<int32_t>(r);
+            }
+            hot.add(packed, delta[mask]);
+            label[pi] = id;
+            continue;
           }
-          if (r != hot.r) {
-            if (hot.r != 0) hot.flush(comp_[hot.r]);
-            hot.load(comp_[r], r);
-          }
-          hot.add(packed, tb.stat_delta[mask]);
-        } else {
-          if (hot.r != 0) hot.flush(comp_[hot.r]);
-          r = join_general(pi, packed, x, y, mask);
-          hot.load(comp_[r], r);
         }
-        label[pi] = r;
+        hot.flush_into(acc_[hot.r]);
+        hot.r = 0;
+        label[pi] = static_cast<uint32_t>(join_general(static_cast<int32_t>(pi), packed, packed & 0xFFFF, packed >> 16, static_cast<int>(mask)));
       }
       if (lstart_[v + 1] > lstart_[v]) {
-        if (hot.r != 0) hot.flush(comp_[hot.r]);
+        hot.flush_into(acc_[hot.r]);
+        for (int32_t k = 0; k < nroots_; ++k) fold(roots_[k]);
         snapshot_foreground(v, multi);
       }
     }
+    // Level 0: every pixel, one component covering the image without holes.
+    if (lmin == 0) emit_levels(0, 0, 0, W_ - 1, H_ - 1);
   }
 
   // Holes at level L: background {q < L} components (4-connected) that avoid the image border.
@@ -777,7 +1000,7 @@ class MapBoxes {
     int32_t* const label = label_;
     int32_t* const cparent = cparent_;
     uint8_t* const occ = occ_;
-    const int32_t* const order = order_;
+    const int64_t* const order = order_;
     const int W2 = W2_, W = W_, H = H_;
     alignas(16) const int32_t step[2][4] = {{1, 0, 0, 0}, {1, 0, 1, 0}};  // size + 1; border pixels
     HotComponent hot;
@@ -793,7 +1016,7 @@ class MapBoxes {
       }
       if (cut_[i + 1] > limit) break;  // no snapshot left
       for (int32_t k = start[i]; k < start[i + 1]; ++k) {
-        const int32_t packed = order[k];
+        const int32_t packed = static_cast<int32_t>(order[k]);
         const int x = packed & 0xFFFF, y = packed >> 16;
         const int32_t pi = (y + 1) * W2 + x + 1;
         const int32_t offsets[4] = {-1, 1, -W2, W2};
@@ -836,13 +1059,21 @@ class MapBoxes {
   int32_t lstart_[kLevels + 2];
   int32_t cut_[kLevels + 1];
   int32_t ring_[8];
-  int32_t rep_offset_[512];
+  int64_t rep_offset_[512];
+  int64_t rep_offset2_[512];
+  uint8_t fast_[512];
   Component* comp_;
-  int32_t *cparent_, *roots_, *order_, *label_, *mark_, *stack_;
-  uint8_t *q_, *occ_;  // occ_: 0/1 per pixel of the zero-padded image (+ 4 spare bytes)
+  Acc* acc_;
+  int32_t *cparent_, *roots_, *cnext_, *clast_, *label_, *mark_, *stack_;
+  int64_t* order_;  // pixels by interval: padded index << 32 | y << 16 | x
+  // Per cell of the zero-padded image: occ_ 0/1 (background pass, + 4 spare bytes), ivp_ the
+  // pixel's interval (0 for interval 0 and the padding), code_ its foreground occupancy mask.
+  uint8_t *q_, *occ_, *ivp_;
+  uint16_t* code_;
   int32_t nroots_ = 0;
   int32_t ncomp_ = 0;
-  int hole_level_ = -1;  // highest needed level whose mask has a hole (multi-box mode)
+  int hole_level_ = -1;
+  int cur_interval_ = 1;  // interval of the foreground pass's current snapshot  // highest needed level whose mask has a hole (multi-box mode)
 };
 
 }  // namespace boxes
