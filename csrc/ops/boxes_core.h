@@ -6,12 +6,12 @@
 //   2. standard value P = max(q) or numpy-linear percentile of q (from a 256-bin histogram)
 //   3. per threshold t: T = trunc(t * P), level L = clamp(T + 1, 0, 256), mask = q >= L
 //   4. pixels are counting-sorted by the interval between consecutive needed levels they fall in
-//      (no snapshot happens inside an interval), raster order inside one; the same pass writes
-//      every pixel's interval into a padded interval image
-//   5. the occupancy mask a pixel sees when it joins is known before any union-find: in decreasing
-//      interval order with raster order inside an interval, a neighbour is already occupied when
-//      its interval is higher, or equal and it comes first in raster order. One vectorised raster
-//      pass stores this 3x3 code per pixel (code_)
+//      (no snapshot happens inside an interval); inside one, column stripe by column stripe, each
+//      in raster order, so that consecutive pixels mostly join the same component. The same pass
+//      writes every pixel's interval into a padded interval image
+//   5. the occupancy mask a pixel sees when it joins is known before any union-find: a neighbour
+//      is already occupied when its interval is higher, or equal and it comes first in that order.
+//      One vectorised raster pass stores this 3x3 code per pixel (code_)
 //   6. foreground union-find in decreasing interval order (8-connectivity): after each needed level
 //      the live components are the components of that mask. Pixels carry component ids in a
 //      padded label image; the id -> root map is kept flat (a merge relabels the ids of the
@@ -95,7 +95,8 @@ constexpr int kCopies = 1;
 WSOLX_HD inline int64_t workspace_words(int64_t H, int64_t W) {
   const int64_t hw = H * W;
   const int64_t padded = (H + 2) * (W + 2);
-  return 8 * (hw + 1) /*components*/ + 8 * kCopies * (hw + 1) /*accumulators*/ + 4 * (hw + 1) /*parent, roots, next id, last id*/ + 2 * hw /*order*/ +
+  return 8 * (hw + 1) /*components*/ + 8 * kCopies * (hw + 1) /*accumulators*/ +
+         6 * (hw + 1) /*parent, roots, next id, last id, filled-area cache*/ + 2 * hw /*order*/ +
          3 * padded /*label, mark, stack*/ + (hw + 3) / 4 /*q*/ + 2 * ((padded + 4 + 3) / 4) /*occupancy, ivp*/ +
          (padded + 16 + 1) / 2 /*codes*/ + 8 /*alignment*/;
 }
@@ -353,29 +354,37 @@ class MapBoxes {
     roots_ = cparent_ + (hw + 1);
     cnext_ = roots_ + (hw + 1);
     clast_ = cnext_ + (hw + 1);
-    order_ = reinterpret_cast<int64_t*>(clast_ + (hw + 1));
-    label_ = clast_ + (hw + 1) + 2 * hw;
+    fill_size_ = clast_ + (hw + 1);
+    fill_area_ = fill_size_ + (hw + 1);
+    order_ = reinterpret_cast<int64_t*>(fill_area_ + (hw + 1));
+    label_ = fill_area_ + (hw + 1) + 2 * hw;
     mark_ = label_ + padded;
     stack_ = mark_ + padded;
     q_ = reinterpret_cast<uint8_t*>(stack_ + padded);
     occ_ = q_ + (hw + 3) / 4 * 4;
     ivp_ = occ_ + (padded + 4 + 3) / 4 * 4;
     code_ = reinterpret_cast<uint16_t*>(ivp_ + (padded + 4 + 3) / 4 * 4);
+    cw_ = W / kStripes;
     const int ring[8] = {-W2_ - 1, -W2_, -W2_ + 1, 1, W2_ + 1, W2_, W2_ - 1, -1};
     for (int i = 0; i < 8; ++i) ring_[i] = ring[i];
   }
 
   WSOLX_HD void run(const float* s, const double* thresholds, int T, double percentile, bool multi) {
     quantize(s);
-    // Per-stripe histograms: stripe k holds rows [k * rs, (k + 1) * rs), the last one also the
-    // remaining rows. Independent stripes let the counting sort below run kStripes chains at once.
-    const int rs = H_ / kStripes;
+    // Per-stripe histograms: stripe k holds columns [k * cw, (k + 1) * cw), the last one also the
+    // remaining columns. Independent stripes let the counting sort below run kStripes chains at
+    // once, and visiting an interval stripe by stripe keeps consecutive pixels on the same
+    // components (see build_codes for the order this defines).
+    const int cw = cw_;
     int32_t hist[kStripes][kLevels];
     for (int k = 0; k < kStripes; ++k)
       for (int v = 0; v < kLevels; ++v) hist[k][v] = 0;
-    for (int64_t i = 0; i < static_cast<int64_t>(rs) * W_; ++i)
-      for (int k = 0; k < kStripes; ++k) hist[k][q_[static_cast<int64_t>(k) * rs * W_ + i]]++;
-    for (int64_t i = static_cast<int64_t>(kStripes) * rs * W_; i < hw_; ++i) hist[kStripes - 1][q_[i]]++;
+    for (int y = 0; y < H_; ++y) {
+      const uint8_t* const row = q_ + static_cast<int64_t>(y) * W_;
+      for (int x = 0; x < cw; ++x)
+        for (int k = 0; k < kStripes; ++k) hist[k][row[k * cw + x]]++;
+      for (int x = kStripes * cw; x < W_; ++x) hist[kStripes - 1][row[x]]++;
+    }
     int32_t total[kLevels];
     for (int v = 0; v < kLevels; ++v) {
       total[v] = 0;
@@ -409,49 +418,43 @@ class MapBoxes {
     for (int i = 0; i < ncut; ++i)
       for (int v = cut_[i]; v < cut_[i + 1]; ++v) interval[v] = static_cast<uint8_t>(i);
 
-    // Pixels sorted by interval, raster order inside one (stripe k's pixels follow stripe k-1's).
+    // Pixels sorted by interval, raster order inside one (stripe k's pixels follow stripe k-1's);
+    // the same pass writes every pixel's interval into the padded interval image. An entry is
+    // padded index << 32 | y << 16 | x, so the next pixel of a row is the entry + (1 << 32) + 1.
     int32_t start[kLevels + 1];
-    int32_t cursor[kStripes][kLevels];
+    int64_t* wp[kStripes][kLevels];
     int32_t acc = 0;
     for (int i = 0; i < ncut; ++i) {
       start[i] = acc;
       for (int k = 0; k < kStripes; ++k) {
-        cursor[k][i] = acc;
+        wp[k][i] = order_ + acc;
         for (int v = cut_[i]; v < cut_[i + 1]; ++v) acc += hist[k][v];
       }
     }
     start[ncut] = acc;
-    // The same pass writes every pixel's interval into the padded interval image.
     const int W2 = W2_;
-    for (int r = 0; r < rs; ++r) {
-      const uint8_t* qrow[kStripes];
-      uint8_t* irow[kStripes];
-      int32_t* cur[kStripes];
-      for (int k = 0; k < kStripes; ++k) {
-        const int y = k * rs + r;
-        qrow[k] = q_ + static_cast<int64_t>(y) * W_;
-        irow[k] = ivp_ + static_cast<int64_t>(y + 1) * W2 + 1;
-        cur[k] = cursor[k];
-      }
-      for (int x = 0; x < W_; ++x) {
+    const uint64_t step = (uint64_t{1} << 32) + 1;
+    auto entry0 = [&](int y) {
+      return (static_cast<uint64_t>((y + 1) * W2 + 1) << 32) | static_cast<uint32_t>(y << 16);
+    };
+    for (int y = 0; y < H_; ++y) {
+      const uint8_t* const qrow = q_ + static_cast<int64_t>(y) * W_;
+      uint8_t* const irow = ivp_ + static_cast<int64_t>(y + 1) * W2 + 1;
+      uint64_t e[kStripes];
+      for (int k = 0; k < kStripes; ++k) e[k] = entry0(y) + static_cast<uint64_t>(k * cw) * step;
+      for (int x = 0; x < cw; ++x) {
         for (int k = 0; k < kStripes; ++k) {
-          const int y = k * rs + r;
-          const int iv = interval[qrow[k][x]];
-          irow[k][x] = static_cast<uint8_t>(iv);
-          const int64_t pi = static_cast<int64_t>(y + 1) * W2 + x + 1;
-          order_[cur[k][iv]++] = pi << 32 | ((y << 16) | x);
+          const int iv = interval[qrow[k * cw + x]];
+          irow[k * cw + x] = static_cast<uint8_t>(iv);
+          *wp[k][iv]++ = static_cast<int64_t>(e[k]);
+          e[k] += step;
         }
       }
-    }
-    for (int y = kStripes * rs; y < H_; ++y) {
-      const uint8_t* qrow = q_ + static_cast<int64_t>(y) * W_;
-      uint8_t* irow = ivp_ + static_cast<int64_t>(y + 1) * W2 + 1;
-      int32_t* cur = cursor[kStripes - 1];
-      for (int x = 0; x < W_; ++x) {
+      uint64_t el = entry0(y) + static_cast<uint64_t>(kStripes * cw) * step;
+      for (int x = kStripes * cw; x < W_; ++x, el += step) {
         const int iv = interval[qrow[x]];
         irow[x] = static_cast<uint8_t>(iv);
-        const int64_t pi = static_cast<int64_t>(y + 1) * W2 + x + 1;
-        order_[cur[iv]++] = pi << 32 | ((y << 16) | x);
+        *wp[kStripes - 1][iv]++ = static_cast<int64_t>(el);
       }
     }
 
@@ -463,10 +466,12 @@ class MapBoxes {
   }
 
  private:
-#ifdef __CUDA_ARCH__
+#if defined(WSOLX_BOXES_STRIPES)
+  static constexpr int kStripes = WSOLX_BOXES_STRIPES;  // tests of other stripe counts
+#elif defined(__CUDA_ARCH__)
   static constexpr int kStripes = 1;  // per-thread local memory is precious on the device
 #else
-  static constexpr int kStripes = 4;
+  static constexpr int kStripes = 8;
 #endif
 
   WSOLX_HD void quantize(const float* s) {
@@ -589,6 +594,7 @@ class MapBoxes {
     cparent_[id] = id;
     cnext_[id] = 0;
     clast_[id] = id;
+    fill_size_[id] = -1;
     Component& c = comp_[id];
     c.size = 1;
     c.first = packed;
@@ -803,7 +809,17 @@ class MapBoxes {
     return static_cast<int32_t>(by_holes < by_box ? by_holes : by_box);
   }
 
-  WSOLX_HD int32_t exact_area2(int32_t r) { return comp_[r].euler4 == 4 ? comp_[r].area2 : filled_area2(r); }
+  // Exact 2x area of root r; the filled area is cached per root and valid while its size (which
+  // grows with every pixel and merge) is unchanged.
+  WSOLX_HD int32_t exact_area2(int32_t r) {
+    const Component& c = comp_[r];
+    if (c.euler4 == 4) return c.area2;
+    if (fill_size_[r] != c.size) {
+      fill_area_[r] = filled_area2(r);
+      fill_size_[r] = c.size;
+    }
+    return fill_area_[r];
+  }
 
   WSOLX_HD void emit_levels(int level, int x0, int y0, int x1, int y1) {
     const int bx1 = x1 + 1 < W_ - 1 ? x1 + 1 : W_ - 1;
@@ -841,22 +857,24 @@ class MapBoxes {
         best_first = c.first;
       }
     }
-    int32_t best_area = -1;
+    // best_lower stays a lower bound of the leader's exact area (its exact area once known).
     bool best_exact = false;
     for (int32_t k = 0; k < nroots_; ++k) {
       const int32_t r = roots_[k];
       if (r == best) continue;
+      const int32_t first = comp_[r].first;
       const int32_t upper = upper_area2(r);
-      if (upper < best_lower || (upper == best_lower && comp_[r].first < best_first)) continue;
+      if (upper < best_lower || (upper == best_lower && first < best_first)) continue;
+      const int32_t a = exact_area2(r);
+      if (a < best_lower || (a == best_lower && first < best_first)) continue;  // loses either way
       if (!best_exact) {
-        best_area = exact_area2(best);
+        best_lower = exact_area2(best);
         best_exact = true;
       }
-      const int32_t a = exact_area2(r);
-      if (a > best_area || (a == best_area && comp_[r].first > best_first)) {
+      if (a > best_lower || (a == best_lower && first > best_first)) {
         best = r;
-        best_area = a;
-        best_first = comp_[r].first;
+        best_lower = a;
+        best_first = first;
       }
     }
     const Component& c = comp_[best];
@@ -883,8 +901,9 @@ class MapBoxes {
   // ivp_: interval index of every pixel in the zero-padded image (interval 0, which is only
   // needed for the level-0 snapshot answered without pixels, and the padding are 0). code_: the
   // 3x3 occupancy mask a pixel sees when it joins in the foreground pass, which visits intervals
-  // in decreasing order and raster order inside one: a neighbour before it in raster order is
-  // occupied when its interval is >= the pixel's, a neighbour after it when it is >.
+  // in decreasing order and, inside one, the column stripes from left to right, each in raster
+  // order: a neighbour visited before it is occupied when its interval is >= the pixel's, a
+  // neighbour visited after it when it is >.
   WSOLX_HD void build_codes() {
     const int W2 = W2_;
     const int64_t padded = static_cast<int64_t>(H_ + 2) * W2;
@@ -929,6 +948,14 @@ class MapBoxes {
                       ((c[x - 1] >= v) << 3) | ((c[x + 1] > v) << 5) | ((c[x + W2 - 1] > v) << 6) |
                       ((c[x + W2] > v) << 7) | ((c[x + W2 + 1] > v) << 8);
         out[x] = static_cast<uint16_t>(m);
+      }
+      // Stripe edges: the stripe to the left comes first, the one to the right later, whatever
+      // the row (so SW at a left edge comes before, NE at a right edge after).
+      for (int k = 1; k < kStripes && cw_ > 0; ++k) {
+        const int xl = k * cw_, xr = k * cw_ - 1;
+        const int vl = c[xl], vr = c[xr];
+        out[xl] = static_cast<uint16_t>((out[xl] & ~(1 << 6)) | ((c[xl + W2 - 1] >= vl) << 6));
+        out[xr] = static_cast<uint16_t>((out[xr] & ~(1 << 2)) | ((c[xr - W2 + 1] > vr) << 2));
       }
     }
   }
@@ -1052,6 +1079,7 @@ class MapBoxes {
   }
 
   int H_, W_, W2_;
+  int cw_;  // width of a column stripe (the last stripe also has the remaining columns)
   int64_t hw_;
   Emit& emit_;
   int32_t* jorder_;
@@ -1064,7 +1092,7 @@ class MapBoxes {
   uint8_t fast_[512];
   Component* comp_;
   Acc* acc_;
-  int32_t *cparent_, *roots_, *cnext_, *clast_, *label_, *mark_, *stack_;
+  int32_t *cparent_, *roots_, *cnext_, *clast_, *fill_size_, *fill_area_, *label_, *mark_, *stack_;
   int64_t* order_;  // pixels by interval: padded index << 32 | y << 16 | x
   // Per cell of the zero-padded image: occ_ 0/1 (background pass, + 4 spare bytes), ivp_ the
   // pixel's interval (0 for interval 0 and the padding), code_ its foreground occupancy mask.
