@@ -1,0 +1,76 @@
+// Test driver: runs csrc/ops/boxes_core.h as a plain C++ program, so the tests can check build
+// configurations the extension does not use on this machine (the portable code the CUDA kernel
+// runs: -DWSOLX_BOXES_NO_SIMD -DWSOLX_BOXES_STRIPES=1; other stripe counts).
+//
+// Input file:  int32 N, H, W, T, multi; float32 maps (N, H, W); float64 thresholds (T,);
+//              float64 percentile.
+// Output file: single box: int32 (N, T, 4); multi box: per map and threshold an int32 count and
+//              that many [x0, y0, x1, y1] boxes in increasing lexicographic order.
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+#include "ops/boxes_core.h"
+
+namespace {
+
+using Box = std::array<int32_t, 4>;
+
+struct Collect {
+  std::vector<std::vector<Box>>* groups;
+  void box(int j, int x0, int y0, int x1, int y1) { (*groups)[j].push_back({x0, y0, x1, y1}); }
+};
+
+bool read_all(FILE* f, void* dst, size_t size, size_t count) { return fread(dst, size, count, f) == count; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 3) {
+    fprintf(stderr, "usage: %s INPUT OUTPUT\n", argv[0]);
+    return 2;
+  }
+  FILE* in = fopen(argv[1], "rb");
+  if (!in) return 3;
+  int32_t hdr[5];
+  if (!read_all(in, hdr, 4, 5)) return 4;
+  const int N = hdr[0], H = hdr[1], W = hdr[2], T = hdr[3];
+  const bool multi = hdr[4] != 0;
+  std::vector<float> maps(static_cast<size_t>(N) * H * W);
+  std::vector<double> thresholds(static_cast<size_t>(T));
+  double percentile = 100.0;
+  if (!read_all(in, maps.data(), 4, maps.size()) || !read_all(in, thresholds.data(), 8, thresholds.size()) ||
+      !read_all(in, &percentile, 8, 1))
+    return 4;
+  fclose(in);
+
+  wsolx::boxes::RingTables tables;
+  tables.build();
+  std::vector<int32_t> ws(static_cast<size_t>(wsolx::boxes::workspace_words(H, W)) + 8);
+  int32_t* aligned = ws.data();
+  while (reinterpret_cast<uintptr_t>(aligned) % 32 != 0) ++aligned;
+  std::vector<int32_t> jorder(static_cast<size_t>(T));
+  std::vector<int32_t> out;
+  for (int n = 0; n < N; ++n) {
+    std::vector<std::vector<Box>> groups(static_cast<size_t>(T));
+    Collect emit{&groups};
+    wsolx::boxes::MapBoxes<Collect> map(H, W, aligned, jorder.data(), tables, emit);
+    map.run(maps.data() + static_cast<size_t>(n) * H * W, thresholds.data(), T, percentile, multi);
+    for (auto& g : groups) {
+      if (multi) {
+        std::sort(g.begin(), g.end());
+        out.push_back(static_cast<int32_t>(g.size()));
+      } else if (g.size() != 1) {
+        fprintf(stderr, "single-box mode gave %zu boxes\n", g.size());
+        return 5;
+      }
+      for (const Box& b : g) out.insert(out.end(), b.begin(), b.end());
+    }
+  }
+  FILE* o = fopen(argv[2], "wb");
+  if (!o || fwrite(out.data(), 4, out.size(), o) != out.size()) return 6;
+  fclose(o);
+  return 0;
+}
