@@ -80,22 +80,20 @@ struct Component {
   int32_t root_pos;  // position in the list of live roots
 };
 
-// Statistics a root gathered since its last fold, in one of kCopies records per root: consecutive
-// pixels go to different copies, so a pixel never waits for the previous pixel's update of the
-// same record to reach memory. Maxima are stored negated so that every box lane is a minimum.
+// Statistics a root gathered since its last fold (flushes of the register accumulator). Maxima
+// are stored negated so that every box lane is a minimum.
 struct Acc {
   int32_t size, area2, euler4, perim;
   int16_t x0, y0, nx1, ny1;
   int32_t first;
   int32_t pad;
 };
-constexpr int kCopies = 1;
 
 // Number of int32 words of workspace one map of size H x W needs.
 WSOLX_HD inline int64_t workspace_words(int64_t H, int64_t W) {
   const int64_t hw = H * W;
   const int64_t padded = (H + 2) * (W + 2);
-  return 8 * (hw + 1) /*components*/ + 8 * kCopies * (hw + 1) /*accumulators*/ +
+  return 8 * (hw + 1) /*components*/ + 8 * (hw + 1) /*accumulators*/ +
          6 * (hw + 1) /*parent, roots, next id, last id, filled-area cache*/ + 2 * hw /*order*/ +
          3 * padded /*label, mark, stack*/ + (hw + 3) / 4 /*q*/ + 2 * ((padded + 4 + 3) / 4) /*occupancy, ivp*/ +
          (padded + 16 + 1) / 2 /*codes*/ + 8 /*alignment*/;
@@ -350,7 +348,7 @@ class MapBoxes {
     // Components first: 32-byte aligned when ws is.
     comp_ = reinterpret_cast<Component*>(ws);
     acc_ = reinterpret_cast<Acc*>(ws + 8 * (hw + 1));
-    cparent_ = ws + 8 * (hw + 1) + 8 * kCopies * (hw + 1);
+    cparent_ = ws + 16 * (hw + 1);
     roots_ = cparent_ + (hw + 1);
     cnext_ = roots_ + (hw + 1);
     clast_ = cnext_ + (hw + 1);
@@ -572,20 +570,18 @@ class MapBoxes {
   // Moves what root r gathered in its accumulators into its record.
   WSOLX_HD void fold(int32_t r) {
     Component& c = comp_[r];
-    for (int k = 0; k < kCopies; ++k) {
-      Acc& a = acc_[kCopies * r + k];
-      if (a.size == 0) continue;
-      c.size += a.size;
-      c.area2 += a.area2;
-      c.euler4 += a.euler4;
-      c.perim += a.perim;
-      c.x0 = a.x0 < c.x0 ? a.x0 : c.x0;
-      c.y0 = a.y0 < c.y0 ? a.y0 : c.y0;
-      c.x1 = -a.nx1 > c.x1 ? static_cast<int16_t>(-a.nx1) : c.x1;
-      c.y1 = -a.ny1 > c.y1 ? static_cast<int16_t>(-a.ny1) : c.y1;
-      c.first = a.first < c.first ? a.first : c.first;
-      acc_reset(a);
-    }
+    Acc& a = acc_[r];
+    if (a.size == 0) return;
+    c.size += a.size;
+    c.area2 += a.area2;
+    c.euler4 += a.euler4;
+    c.perim += a.perim;
+    c.x0 = a.x0 < c.x0 ? a.x0 : c.x0;
+    c.y0 = a.y0 < c.y0 ? a.y0 : c.y0;
+    c.x1 = -a.nx1 > c.x1 ? static_cast<int16_t>(-a.nx1) : c.x1;
+    c.y1 = -a.ny1 > c.y1 ? static_cast<int16_t>(-a.ny1) : c.y1;
+    c.first = a.first < c.first ? a.first : c.first;
+    acc_reset(a);
   }
 
   // A new component with id ++ncomp_ made of pixel (x, y) (packed = y << 16 | x).
@@ -605,7 +601,7 @@ class MapBoxes {
     c.y0 = c.y1 = static_cast<int16_t>(y);
     c.root_pos = nroots_;
     roots_[nroots_++] = id;
-    for (int k = 0; k < kCopies; ++k) acc_reset(acc_[kCopies * id + k]);
+    acc_reset(acc_[id]);
     return id;
   }
 
@@ -1025,7 +1021,7 @@ class MapBoxes {
   WSOLX_HD void background_pass(const int32_t* start, int ncut, int limit) {
     reset_pass();
     int32_t* const label = label_;
-    int32_t* const cparent = cparent_;
+    const int32_t* const cparent = cparent_;
     uint8_t* const occ = occ_;
     const int64_t* const order = order_;
     const int W2 = W2_, W = W_, H = H_;
@@ -1053,11 +1049,7 @@ class MapBoxes {
         bool one = true;
         for (int j = 0; j < 4; ++j) {
           if (!occ[pi + offsets[j]]) continue;
-          int32_t rn = label[pi + offsets[j]];
-          while (cparent[rn] != rn) {
-            cparent[rn] = cparent[cparent[rn]];
-            rn = cparent[rn];
-          }
+          const int32_t rn = cparent[label[pi + offsets[j]]];  // the id -> root map is flat
           one = one && (r == 0 || rn == r);
           r = rn;
         }
