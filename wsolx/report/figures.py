@@ -1,4 +1,8 @@
-"""Report figures (matplotlib, Agg backend): CAM overlays with boxes, box accuracy curves, metric table."""
+"""Report figures: CAM overlays with boxes, box accuracy / PxAP / training curves, metric table.
+
+Every figure is a :class:`matplotlib.figure.Figure` drawn on its own Agg canvas (the object API):
+nothing here imports ``matplotlib.pyplot`` or changes the user's matplotlib backend.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,40 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-__all__ = ["cam_grid", "box_acc_curves", "metrics_table_figure", "curve_matrix"]
+__all__ = [
+    "cam_grid",
+    "box_acc_curves",
+    "metrics_table_figure",
+    "curve_matrix",
+    "pxap_curves",
+    "training_curves",
+    "new_figure",
+    "figure_to_array",
+]
 
 PathLike = Union[str, Path]
 GT_COLOR = "#00e676"
 PRED_COLOR = "#ff1744"
+
+
+def new_figure(figsize: Sequence[float]) -> Figure:
+    """A :class:`Figure` with an Agg canvas attached (independent of pyplot and the global backend)."""
+    fig = Figure(figsize=tuple(figsize))
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_to_array(fig: Figure, dpi: int = 100) -> np.ndarray:
+    """Render ``fig`` to an ``(H, W, 3)`` uint8 RGB array (e.g. for TensorBoard's ``add_image``)."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    fig.set_dpi(dpi)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def _box_patch(box: Sequence[float], color: str, lw: float = 1.6) -> Rectangle:
@@ -53,22 +80,27 @@ def cam_grid(
     """
     if not examples:
         raise ValueError("cam_grid: no examples to draw")
+    from wsolx.report.overlay import overlay
+
     n = len(examples)
     ncols = max(1, min(ncols, n))
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(2.4 * ncols, 2.75 * nrows + (0.4 if title else 0)), squeeze=False)
+    fig = new_figure((2.4 * ncols, 2.75 * nrows + (0.4 if title else 0)))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     name = (lambda k: class_names[k]) if class_names else (lambda k: str(k))
     for ax in axes.flat:
         ax.axis("off")
     for ax, ex in zip(axes.flat, examples):
-        ax.imshow(ex["image"])
-        ax.imshow(ex["cams"][variant], cmap="jet", alpha=alpha, vmin=0.0, vmax=1.0)
-        for b in np.asarray(ex["gt_boxes"]).reshape(-1, 4):
-            ax.add_patch(_box_patch(b, GT_COLOR))
-        ax.add_patch(_box_patch(ex["boxes"][variant], PRED_COLOR))
+        img = np.asarray(ex["image"])[None]
+        width = max(1, round(img.shape[1] / 80))
+        pic = overlay(img, np.asarray(ex["cams"][variant])[None], [np.asarray(ex["boxes"][variant]).reshape(-1, 4)],
+                      [np.asarray(ex["gt_boxes"]).reshape(-1, 4)], alpha=alpha, width=width, normalize=False)
+        ax.imshow(pic[0].permute(1, 2, 0).numpy(), interpolation="nearest")
         wrong = ex["pred"] != ex["label"]
-        ax.set_title(f"gt: {name(ex['label'])}\npred: {name(ex['pred'])}", fontsize=7,
-                     color="#c62828" if wrong else "black")
+        text = f"gt: {name(ex['label'])}\npred: {name(ex['pred'])}"
+        if ex.get("iou") is not None:
+            text += f"  IoU {float(ex['iou']):.2f}"
+        ax.set_title(text, fontsize=7, color="#c62828" if wrong else "black")
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -121,8 +153,9 @@ def box_acc_curves(
         raise ValueError("box_acc_curves: no curves to draw")
     th = np.asarray(thresholds, dtype=float)
     k = len(iou_thresholds)
-    fig, axes = plt.subplots(1, k, figsize=(4.2 * k, 3.6), squeeze=False, sharey=True)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = new_figure((4.2 * k, 3.6))
+    axes = fig.subplots(1, k, squeeze=False, sharey=True)
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     for ci, (label, curve) in enumerate(curves.items()):
         mat = curve_matrix(curve, iou_thresholds)
         color = colors[ci % len(colors)]
@@ -166,7 +199,8 @@ def metrics_table_figure(
             line.append("-" if v is None else (f"{v:.2f}" if isinstance(v, (int, float)) else str(v)))
         cells.append(line)
     fig_w = max(6.0, 1.25 * len(header) + 1.0)
-    fig, ax = plt.subplots(figsize=(fig_w, 0.45 * (len(rows) + 1) + (0.5 if title else 0.2)))
+    fig = new_figure((fig_w, 0.45 * (len(rows) + 1) + (0.5 if title else 0.2)))
+    ax = fig.subplots()
     ax.axis("off")
     table = ax.table(cellText=cells, colLabels=header, loc="center", cellLoc="center")
     table.auto_set_font_size(False)
@@ -187,9 +221,80 @@ def metrics_table_figure(
     return _save(fig, path)
 
 
+def pxap_curves(curves: Mapping[str, Mapping[str, Any]], path: PathLike, *, title: str = "Pixel precision-recall (PxAP)") -> Path:
+    """Pixel precision against recall, one line per variant (the area under each is its PxAP).
+
+    Args:
+        curves: label -> ``pxap_curve`` of :class:`wsolx.metrics.MaskEvaluator` (``precision`` and
+            ``recall`` lists over thresholds, ``None`` where undefined), optionally with ``PxAP``.
+        path: PNG to write.
+    """
+    if not curves:
+        raise ValueError("pxap_curves: no curves to draw")
+    fig = new_figure((5.2, 4.0))
+    ax = fig.subplots()
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ci, (label, c) in enumerate(curves.items()):
+        p = np.array([np.nan if v is None else float(v) for v in c["precision"]], dtype=float)
+        r = np.asarray(c["recall"], dtype=float)
+        ok = np.isfinite(p) & np.isfinite(r)
+        name = f"{label} ({float(c['PxAP']):.1f})" if c.get("PxAP") is not None else label
+        style = "--" if "+" in label or "PaS" in label else "-"
+        ax.plot(r[ok], 100.0 * p[ok], style, color=colors[ci % len(colors)], label=name, linewidth=1.5)
+    ax.set_xlabel("pixel recall")
+    ax.set_ylabel("pixel precision (%)")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 101)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def training_curves(
+    histories: Mapping[str, Sequence[Mapping[str, Any]]],
+    path: PathLike,
+    *,
+    val_keys: Sequence[str] = ("MaxBoxAccV2", "Top-1 Cls"),
+    title: str = "Training curves",
+) -> Path:
+    """Per-epoch training loss, training accuracy and validation metrics, one line per run.
+
+    Args:
+        histories: run label -> epoch records (``epoch``, ``train_loss``, ``train_acc`` and, on
+            validated epochs, ``val_<key>`` numbers, e.g. ``val_MaxBoxAccV2``).
+        path: PNG to write.
+        val_keys: validation metrics to draw (one panel each, when any run has them).
+    """
+    if not histories or not any(histories.values()):
+        raise ValueError("training_curves: no epoch records to draw")
+    panels = [("train_loss", "training loss"), ("train_acc", "training accuracy (%)")]
+    for k in val_keys:
+        if any(f"val_{k}" in r for h in histories.values() for r in h):
+            panels.append((f"val_{k}", f"validation {k} (%)"))
+    fig = new_figure((3.8 * len(panels), 3.3))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ci, (label, recs) in enumerate(histories.items()):
+        for ax, (key, _) in zip(axes, panels):
+            pts = [(r["epoch"], r[key]) for r in recs if isinstance(r.get(key), (int, float))]
+            if pts:
+                x, y = zip(*pts)
+                ax.plot(x, y, "o-", color=colors[ci % len(colors)], label=label, linewidth=1.4, markersize=3)
+    for ax, (_, name) in zip(axes, panels):
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    axes[0].legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _save(fig: Any, path: PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -30,10 +30,13 @@ pre { background: #fafafa; border: 1px solid #eee; padding: 0.8em; overflow-x: a
 """
 
 
-def html_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, first: str = "variant") -> str:
-    """An HTML ``<table>`` of the rows; the best (largest) number of each column is highlighted."""
+def html_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, first: str = "variant", highlight: bool = True
+) -> str:
+    """An HTML ``<table>`` of the rows; the best (largest) number of each column is highlighted
+    (unless ``highlight`` is false, e.g. for thresholds)."""
     best: Dict[str, float] = {}
-    for c in columns:
+    for c in (columns if highlight else ()):
         vals = [r[c] for r in rows if isinstance(r.get(c), (int, float))]
         if vals:
             best[c] = max(vals)
@@ -63,6 +66,7 @@ def write_html_report(
     notes: Sequence[str] = (),
     settings: Optional[Mapping[str, Any]] = None,
     metrics_file: str = "metrics.json",
+    tables: Sequence[Tuple[str, Sequence[Mapping[str, Any]], Sequence[str], str]] = (),
 ) -> Path:
     """Write ``report.html``.
 
@@ -75,6 +79,7 @@ def write_html_report(
         notes: bullet points after the table (plain text, escaped).
         settings: key/value pairs shown as a small settings table (run configuration).
         metrics_file: relative link to the full metrics JSON.
+        tables: more tables after the notes: ``(heading, rows, columns, caption)``, no highlighting.
 
     Returns:
         The written path.
@@ -96,6 +101,11 @@ def write_html_report(
     parts.append(html_table(rows, columns))
     if notes:
         parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    for heading, t_rows, t_cols, caption in tables:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        if caption:
+            parts.append(f'<p class="meta">{html.escape(caption)}</p>')
+        parts.append(html_table(t_rows, t_cols, highlight=False))
     for heading, rel, caption in figures:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         parts.append(
