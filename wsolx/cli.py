@@ -1,4 +1,4 @@
-"""The ``wsolx`` command line: ``synth``, ``train``, ``eval``, ``demo``, ``info``.
+"""The ``wsolx`` command line: ``synth``, ``train``, ``eval``, ``report``, ``demo``, ``info``.
 
 Also reachable as ``python -m wsolx ...`` and ``torchrun --nproc_per_node=N -m wsolx train ...``.
 Configuration errors (unknown arch, missing data root, bad numbers) print one line
@@ -83,6 +83,8 @@ def _overrides_from_args(a: argparse.Namespace) -> List[str]:
         "fixed_threshold": "eval.fixed_threshold",
         "pas_percentile": "eval.pas_percentile",
         "pas_threshold": "eval.pas_threshold",
+        "log": "loggers",
+        "log_images_every": "log_images_every",
     }
     out = []
     for attr, key in mapping.items():
@@ -136,6 +138,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     import wsolx
 
     info: Dict[str, Any] = {"wsolx": wsolx.__version__, "python": platform.python_version(), **wsolx.backend_info()}
+    info.update(_library_versions())
     info["cuda_devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     info["distributed"] = {
         "available": torch.distributed.is_available(),
@@ -155,6 +158,54 @@ def cmd_info(a: argparse.Namespace) -> int:
         for k, v in info.items():
             print(f"{k.ljust(width)}  {v}")
     return 0
+
+
+def _tool_version(name: str) -> Optional[str]:
+    """First line of ``name --version`` (``None`` when the tool is absent or fails)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which(name)
+    if exe is None:
+        return None
+    try:
+        res = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = [ln for ln in (res.stdout or res.stderr).splitlines() if ln.strip()]
+    if name == "nvcc":  # the release line, e.g. "Cuda compilation tools, release 12.4, V12.4.131"
+        lines = [ln for ln in lines if "release" in ln] or lines
+    return lines[0].strip() if lines else None
+
+
+def _library_versions() -> Dict[str, Any]:
+    """Versions for bug reports: torchvision, numpy, OpenCV, matplotlib, optional extras, compiler, CUDA build."""
+    import importlib
+    import platform
+    import re
+
+    import torch
+
+    out: Dict[str, Any] = {}
+    for mod, key in (("torchvision", "torchvision"), ("numpy", "numpy"), ("cv2", "opencv"),
+                     ("matplotlib", "matplotlib"), ("tensorboard", "tensorboard"), ("yaml", "pyyaml")):
+        try:
+            out[key] = importlib.import_module(mod).__version__
+        except Exception:  # noqa: BLE001 - an absent or broken optional package is reported, not raised
+            out[key] = "not installed"
+    show = ""
+    try:
+        show = torch.__config__.show()
+    except Exception:  # noqa: BLE001
+        pass
+    m = re.search(r"^\s*-\s*((?:GCC|clang|Clang|MSVC|Apple)[^\n]*)", show, re.MULTILINE)
+    out["torch_compiler"] = m.group(1).strip() if m else "unknown"
+    out["cxx"] = _tool_version("c++") or _tool_version("g++") or "not found"
+    out["nvcc"] = _tool_version("nvcc") or "not found"
+    out["python_compiler"] = platform.python_compiler()
+    out["torch_cuda_build"] = torch.version.cuda or "none (CPU build)"
+    out["cudnn"] = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return out
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
@@ -185,6 +236,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     from wsolx.engine.trainer import Trainer
 
     cfg = config_from_args(a)
+    if getattr(a, "report", None) is not None and not cfg.final_test:
+        raise _UsageError("--report needs the test metrics: drop --no-test")
     if a.print_config:
         from wsolx.engine.builders import resolve_defaults
 
@@ -199,6 +252,12 @@ def cmd_train(a: argparse.Namespace) -> int:
             if result.test is not None:
                 print(_print_metrics(result.test))
                 print(f"metrics: {Path(cfg.out_dir) / 'metrics.json'}")
+            if getattr(a, "report", None) is not None:
+                from wsolx.report.compare import report_for_paths
+
+                out = Path(a.report) if a.report else Path(cfg.out_dir) / "report"
+                paths = report_for_paths([cfg.out_dir], out, device=str(trainer.device))
+                print(f"report: {paths['html']}")
     finally:
         cleanup_distributed()
     return 0
@@ -222,8 +281,39 @@ def cmd_eval(a: argparse.Namespace) -> int:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(_jsonable(res), indent=2) + "\n")
             print(f"metrics: {out}")
+            if getattr(a, "report", None) is not None:
+                from wsolx.report.compare import write_runs_report
+                from wsolx.report.runs import run_from_eval
+
+                rdir = Path(a.report) if a.report else out.parent / f"report_{a.split}"
+                run = run_from_eval(_jsonable(res), out.parent, source=out)
+                paths = write_runs_report([run], rdir, device=a.device or "auto", overrides=_overrides_from_args(a))
+                print(f"report: {paths['html']}")
     finally:
         cleanup_distributed()
+    return 0
+
+
+def cmd_report(a: argparse.Namespace) -> int:
+    from wsolx.report.compare import write_runs_report
+    from wsolx.report.runs import load_run
+
+    if a.examples < 0:
+        raise _UsageError(f"--examples must be >= 0, got {a.examples}")
+    if a.scan is not None and a.scan < 1:
+        raise _UsageError(f"--scan must be >= 1, got {a.scan}")
+    runs = [load_run(p) for p in a.runs]
+    overrides = list(a.overrides)
+    if a.data_root:
+        overrides.append(f"data.data_root={json.dumps(a.data_root)}")
+    if a.metadata_root:
+        overrides.append(f"data.metadata_root={json.dumps(a.metadata_root)}")
+    paths = write_runs_report(
+        runs, a.out, title=a.title, examples=a.examples, scan=a.scan, overlays=not a.no_overlays,
+        device=a.device, overrides=overrides,
+    )
+    print(f"report: {paths['html']}")
+    print(f"metrics: {paths['metrics']}")
     return 0
 
 
@@ -280,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, validate every --eval-every epochs, keep best.pt (by validation) and last.pt, "
         "then evaluate best.pt on the test split. Values: --config file < flags < --set.",
     )
-    s.add_argument("--config", help="JSON config file (as written to OUT/config.json)")
+    s.add_argument("--config", help="JSON or YAML config file (as written to OUT/config.json / config.yaml)")
     _add_data_args(s)
     g = s.add_argument_group("model")
     g.add_argument("--arch", help="backbone (vgg16, resnet50, inception_v3, mobilenet_v1, vgg_tiny, ...)")
@@ -302,6 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--select-metric", help="validation metric that picks best.pt (default MaxBoxAccV2)")
     g.add_argument("--no-test", action="store_true", help="skip the final test evaluation")
     g.add_argument("--print-config", action="store_true", help="print the resolved config (defaults filled) and exit")
+    g.add_argument("--log", help="extra per-epoch logs, comma list of csv (OUT/summary.csv) and tensorboard "
+                   "(OUT/tensorboard; needs wsolx[tensorboard])")
+    g.add_argument("--log-images-every", type=int, help="TensorBoard CAM overlay grid every N epochs (default 5; 0: none)")
+    g.add_argument("--report", nargs="?", const="", metavar="DIR",
+                   help="write the HTML report at the end (default DIR: OUT/report)")
     _add_run_args(s)
     s.set_defaults(func=cmd_train)
 
@@ -322,9 +417,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pas-percentile", type=float, help="PaS percentile (default 90)")
     s.add_argument("--pas-threshold", type=float, help="fixed CAM threshold with PaS (default 0.35)")
     s.add_argument("--out", help="JSON output (default: CHECKPOINT_DIR/eval_SPLIT.json)")
+    s.add_argument("--report", nargs="?", const="", metavar="DIR",
+                   help="write the HTML report at the end (default DIR: CHECKPOINT_DIR/report_SPLIT)")
     _add_data_args(s)
     _add_run_args(s)
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser(
+        "report",
+        help="HTML report comparing one or several runs (table, curves, overlays)",
+        description="One report.html for the runs: the comparison table (oracle and validation-chosen "
+        "thresholds), box accuracy against threshold per IoU, PxAP curves, training curves, and CAM overlays "
+        "of the best and worst localised test images re-run through each checkpoint.",
+    )
+    s.add_argument("runs", nargs="+", metavar="RUN_DIR", help="`wsolx train --out` folders or `wsolx eval` JSON files")
+    s.add_argument("--out", required=True, help="report folder (report.html, metrics.json, figures/)")
+    s.add_argument("--title", help="page title")
+    s.add_argument("--examples", type=int, default=8, help="overlay images per variant, half best, half worst (default 8)")
+    s.add_argument("--scan", type=int, default=256, help="test images ranked for the overlays (default 256)")
+    s.add_argument("--no-overlays", action="store_true", help="do not re-run the checkpoints")
+    s.add_argument("--data-root", help="data folder when it moved since training")
+    s.add_argument("--metadata-root", help="metadata folder when it moved since training")
+    s.add_argument("--device", default="cpu", help="where the checkpoints run for overlays (default cpu)")
+    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a stored config field for the overlays (repeatable)")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser(
         "demo",
@@ -351,7 +468,9 @@ def _known_errors() -> tuple:
     from wsolx.engine.checkpoint import CheckpointError
     from wsolx.engine.config import ConfigError
 
-    errors: list = [ConfigError, CheckpointError, FileNotFoundError, _UsageError]
+    from wsolx.report.runs import RunError
+
+    errors: list = [ConfigError, CheckpointError, FileNotFoundError, _UsageError, RunError]
     try:
         from wsolx.data import MetadataError
 

@@ -5,11 +5,12 @@ fields. Optional numbers left at ``None`` (learning rate, epochs, batch size, ..
 ``wsolx.models.DEFAULTS`` by :func:`wsolx.engine.defaults.resolve_defaults` when a run starts, so
 a saved config records what was actually used.
 
-Files are plain JSON (no YAML dependency)::
+Files are JSON, or YAML (``.yaml`` / ``.yml``, needs PyYAML: ``pip install 'wsolx[yaml]'``)
+with the same keys, checks and messages; an error names the file, the key and, in YAML, its line::
 
     cfg = Config.from_dict({"data": {"data_root": "data/synth"}, "model": {"arch": "vgg_tiny"}})
-    cfg.save("run/config.json")
-    cfg = load_config("run/config.json", overrides=["optim.lr=0.01", "model.pooling=gap"])
+    cfg.save("run/config.json"); cfg.save("run/config.yaml")
+    cfg = load_config("run/config.yaml", overrides=["optim.lr=0.01", "model.pooling=gap"])
 """
 
 from __future__ import annotations
@@ -34,7 +35,12 @@ __all__ = [
     "SELECT_METRICS",
     "load_config",
     "parse_override",
+    "LOGGERS",
+    "yaml_available",
 ]
+
+#: Extra per-epoch logs of ``wsolx train --log``: ``summary.csv`` and TensorBoard event files.
+LOGGERS = ("csv", "tensorboard")
 
 #: Localisation variants an evaluation can report: NWC (Negative Weight Clamping) and PaS
 #: (Percentile as a Standard) switched on or off.
@@ -194,6 +200,10 @@ class Config:
         find_unused_parameters: DDP flag; ``None`` turns it on for methods other than ``cam``.
         progress: show tqdm progress bars.
         final_test: after training, evaluate ``best.pt`` on the test split (``metrics.json``).
+        loggers: extra per-epoch logs, any of :data:`LOGGERS` (``csv``: ``summary.csv``;
+            ``tensorboard``: event files under ``<out_dir>/tensorboard``).
+        log_images_every: with ``tensorboard``, validated epochs between CAM overlay grids
+            (and the last epoch); 0: none.
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -211,6 +221,8 @@ class Config:
     find_unused_parameters: Optional[bool] = None
     progress: bool = True
     final_test: bool = True
+    loggers: List[str] = field(default_factory=list)
+    log_images_every: int = 5
 
     # ------------------------------------------------------------------ conversion
     def to_dict(self) -> Dict[str, Any]:
@@ -223,9 +235,13 @@ class Config:
         return _from_dict(cls, d, "")
 
     def save(self, path: Union[str, Path]) -> None:
-        """Write the config as indented JSON."""
+        """Write the config as indented JSON, or YAML when ``path`` ends in ``.yaml`` / ``.yml``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if _is_yaml(path):
+            yaml = _import_yaml(path)
+            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False))
+            return
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
 
     def replace(self, overrides: Sequence[str]) -> "Config":
@@ -308,6 +324,10 @@ class Config:
         ):
             raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         _nonneg_int("eval_every", self.eval_every)
+        for name in self.loggers:
+            if name not in LOGGERS:
+                raise ConfigError(f"loggers: unknown logger {name!r}; choose from {list(LOGGERS)}")
+        _nonneg_int("log_images_every", self.log_images_every)
         _positive_int("log_every", self.log_every)
         if not self.out_dir:
             raise ConfigError("out_dir must be set")
@@ -338,21 +358,94 @@ class Config:
 
 
 def load_config(path: Optional[Union[str, Path]] = None, overrides: Sequence[str] = ()) -> Config:
-    """Read a JSON config (or start from the defaults when ``path`` is None) and apply overrides."""
+    """Read a JSON or YAML config (or start from the defaults when ``path`` is None), apply overrides.
+
+    Errors in the file raise :class:`ConfigError` starting with the file name (and, for YAML, the
+    line of the offending key).
+    """
     if path is None:
         cfg = Config()
     else:
         p = Path(path)
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
-        try:
-            raw = json.loads(p.read_text())
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"config file {str(p)!r} is not valid JSON: {exc}") from None
+        lines: Dict[str, int] = {}
+        if _is_yaml(p):
+            yaml = _import_yaml(p)
+            text = p.read_text()
+            try:
+                raw = yaml.safe_load(text)
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" at line {mark.line + 1}" if mark is not None else ""
+                problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+                raise ConfigError(f"config file {str(p)!r} is not valid YAML{where}: {problem}") from None
+            lines = _yaml_key_lines(yaml, text)
+            kind = "a YAML mapping"
+        else:
+            try:
+                raw = json.loads(p.read_text())
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"config file {str(p)!r} is not valid JSON: {exc}") from None
+            kind = "a JSON object"
         if not isinstance(raw, dict):
-            raise ConfigError(f"config file {str(p)!r} must hold a JSON object")
-        cfg = Config.from_dict(raw)
+            raise ConfigError(f"config file {str(p)!r} must hold {kind}")
+        try:
+            cfg = Config.from_dict(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"config file {str(p)!r}{_line_of(str(exc), lines)}: {exc}") from None
     return cfg.replace(overrides) if overrides else cfg
+
+
+def yaml_available() -> bool:
+    """True when PyYAML can be imported (YAML configs in and ``config.yaml`` out)."""
+    try:
+        import yaml  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _is_yaml(path: Path) -> bool:
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
+def _import_yaml(path: Path) -> Any:
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError(
+            f"config file {str(path)!r} is YAML but PyYAML is not installed (pip install 'wsolx[yaml]')"
+        ) from None
+    return yaml
+
+
+def _yaml_key_lines(yaml: Any, text: str) -> Dict[str, int]:
+    """Dotted key path -> 1-based line of every mapping key in a YAML document."""
+    out: Dict[str, int] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = f"{prefix}{k.value}"
+                out.setdefault(key, k.start_mark.line + 1)
+                walk(v, key + ".")
+
+    try:
+        walk(yaml.compose(text, Loader=yaml.SafeLoader), "")
+    except yaml.YAMLError:
+        pass
+    return out
+
+
+def _line_of(message: str, lines: Mapping[str, int]) -> str:
+    """`` line N`` of the longest known key path named in ``message`` (quoted or plain), else ``""``."""
+    best = ""
+    head = message.split("; known:")[0]  # the list of known keys names no culprit
+    for key in lines:
+        if len(key) > len(best) and (f"'{key}'" in head or head.startswith(key + " ")):
+            best = key
+    return f" line {lines[best]}" if best else ""
 
 
 def parse_override(item: str) -> Tuple[str, Any]:

@@ -30,8 +30,9 @@ from tqdm.auto import tqdm
 
 from wsolx.engine.builders import build_dataset, build_model, resolve_defaults
 from wsolx.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from wsolx.engine.config import Config, ConfigError
+from wsolx.engine.config import Config, ConfigError, yaml_available
 from wsolx.engine.distributed import DistInfo, all_reduce_sum, barrier, init_distributed
+from wsolx.engine.epoch_logs import EpochLogs
 from wsolx.data import collate_with_index
 from wsolx.engine.eval_runs import evaluate_split
 from wsolx.engine.evaluator import autocast
@@ -129,6 +130,11 @@ class Trainer:
         self.start_epoch = 0
         self.best: Dict[str, Any] = {}
         self._resume()
+        # Per-epoch summary.csv / TensorBoard (``cfg.loggers``), main process only.
+        self.epoch_logs: Optional[EpochLogs] = None
+        if self.is_main and c.loggers:
+            self.epoch_logs = EpochLogs(c.loggers, self.out_dir, self.start_epoch, c.log_images_every,
+                                        int(c.optim.epochs or 0))
 
         self.step_module: nn.Module = LossModule(self.model)
         if self.dist.world_size > 1:
@@ -270,6 +276,8 @@ class Trainer:
         c = self.cfg
         if self.is_main:
             c.save(self.out_dir / "config.json")
+            if yaml_available():
+                c.save(self.out_dir / "config.yaml")
             self.logger.log(
                 "start",
                 config=c.to_dict(),
@@ -302,7 +310,11 @@ class Trainer:
             self._save("last.pt", epoch + 1)
             self.logger.log("epoch", **rec)
             self.logger.info(_epoch_line(rec, c))
+            if self.epoch_logs is not None:
+                self.epoch_logs.log(rec, val, self.overlay_grid if val is not None else None)
             history.append(rec)
+        if self.epoch_logs is not None:
+            self.epoch_logs.close()
         barrier()
         result = TrainResult(self.out_dir, c, dict(self.best), history, val=best_val, model=self.model)
         if c.final_test and c.data.test_split:
@@ -311,6 +323,21 @@ class Trainer:
             if self.is_main:
                 write_metrics(self.out_dir / "metrics.json", best=self.best, val=best_val, test=result.test)
         return result
+
+    def overlay_grid(self, n: int = 8) -> Optional[Tensor]:
+        """CAM overlays ``(n, 3, S, S)`` uint8 of the first ``n`` validation images (selection variant)."""
+        from wsolx.engine.evaluator import collect_examples
+        from wsolx.report.overlay import overlay
+
+        if self.val_set is None or len(self.val_set) == 0:
+            return None
+        v = self.cfg.eval.select_variant
+        idx = list(range(min(n, len(self.val_set))))
+        ex = collect_examples(self.model, self.val_set, idx, self.cfg.eval, variants=[v], device=self.device)
+        return overlay(torch.stack([torch.from_numpy(e["image"]) for e in ex]),
+                       torch.stack([torch.from_numpy(e["cams"][v]) for e in ex]),
+                       [e["boxes"][v].reshape(-1, 4) for e in ex], [e["gt_boxes"] for e in ex],
+                       normalize=False, width=max(1, ex[0]["image"].shape[0] // 80))
 
     def test_best(self) -> Dict[str, Any]:
         """Load ``best.pt`` (or keep the current weights when there is none) and evaluate the test split."""

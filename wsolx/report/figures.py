@@ -19,6 +19,7 @@ from matplotlib.patches import Rectangle
 __all__ = [
     "cam_grid",
     "box_acc_curves",
+    "box_acc_curves_figure",
     "metrics_table_figure",
     "curve_matrix",
     "pxap_curves",
@@ -149,6 +150,21 @@ def box_acc_curves(
         fixed_thresholds: label -> the variant's fixed operating threshold (drawn as a marker).
         title: figure title.
     """
+    fig = box_acc_curves_figure(curves, thresholds=thresholds, iou_thresholds=iou_thresholds,
+                                fixed_thresholds=fixed_thresholds, title=title)
+    return _save(fig, path)
+
+
+def box_acc_curves_figure(
+    curves: Mapping[str, Any],
+    *,
+    thresholds: Sequence[float],
+    iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
+    fixed_thresholds: Optional[Mapping[str, float]] = None,
+    title: str = "Box accuracy vs CAM threshold",
+) -> Figure:
+    """The :class:`Figure` of :func:`box_acc_curves` (same arguments, less ``path``).
+    """
     if not curves:
         raise ValueError("box_acc_curves: no curves to draw")
     th = np.asarray(thresholds, dtype=float)
@@ -176,7 +192,7 @@ def box_acc_curves(
     axes[0][-1].legend(fontsize=7, loc="best")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def metrics_table_figure(
