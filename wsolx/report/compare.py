@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from wsolx.report.runs import RunData, load_run, unique_names, val_chosen, variant_label
+from wsolx.report.runs import RunData, RunError, load_run, unique_names, val_chosen, variant_label
 
 __all__ = ["write_runs_report", "comparison_rows", "MAIN_COLUMNS", "report_for_paths"]
 
@@ -34,6 +34,14 @@ MAIN_COLUMNS = (
 
 #: Per-variant numbers that are settings or bookkeeping, not metrics.
 _NOT_METRICS = {"fixed_threshold", "percentile", "num_images", "num_mask_images", "multi_box", "nwc", "epoch"}
+
+#: Raw best-threshold keys of the evaluator, shown as ``thr ... (oracle)`` instead.
+_RAW_THRESHOLDS = ("best_threshold",)
+
+
+def _is_per_iou(key: str) -> bool:
+    """``MaxBoxAccV2@0.5`` / ``BoxAccV2@0.5 @val thr``: per-IoU numbers (their own table)."""
+    return "V2@" in key
 
 
 def _is_threshold_key(key: str) -> bool:
@@ -81,7 +89,7 @@ def comparison_rows(runs: Sequence[RunData]) -> Tuple[List[Dict[str, Any]], List
             if isinstance(m.get("percentile"), (int, float)):
                 trow["standard (percentile)"] = float(m["percentile"])
             for k, x in nums.items():
-                if k in _NOT_METRICS or (isinstance(x, float) and not math.isfinite(x)):
+                if k in _NOT_METRICS or k.startswith(_RAW_THRESHOLDS) or (isinstance(x, float) and not math.isfinite(x)):
                     continue
                 if _is_threshold_key(k):
                     trow[k] = float(x)
@@ -193,7 +201,7 @@ def write_runs_report(
         raise ValueError("write_runs_report: no runs")
     out = Path(out_dir)
     if (out / "config.json").is_file() and (out / "metrics.json").is_file():
-        raise ValueError(f"report folder {str(out)!r} is a run folder; choose another --out")
+        raise RunError(f"report folder {str(out)!r} is a run folder; choose another --out")
     unique_names(runs)
     fig_dir = out / "figures"
     rows, cols, trows, tcols = comparison_rows(runs)
@@ -289,17 +297,25 @@ def write_runs_report(
     paths["metrics"].write_text(json.dumps(_jsonable(metrics), indent=2) + "\n")
     page_rows = [{k: v for k, v in r.items() if k not in ("run", "key")} for r in rows]
     page_trows = [{k: v for k, v in r.items() if k not in ("run", "key")} for r in trows]
+    tables: List[Tuple[Any, ...]] = []
+    iou_cols = [c for c in cols if _is_per_iou(c)]
+    if iou_cols:
+        tables.append(("MaxBoxAccV2 per IoU threshold", page_rows, iou_cols,
+                       "Oracle accuracy (best threshold on test) and, where the run has validation curves, the test "
+                       "accuracy at the validation-chosen threshold, for each IoU threshold of MaxBoxAccV2.", True))
+    if tcols:
+        tables.append(("Operating thresholds", page_trows, tcols,
+                       "CAM thresholds (fraction of the standard value: the map's maximum, or its percentile with "
+                       "PaS): fixed, oracle (best on test) and validation-chosen, per IoU threshold."))
     paths["html"] = write_html_report(
         out / "report.html",
         title=title or ("wsolx report: " + ", ".join(r.name for r in runs)),
         rows=page_rows,
-        columns=cols,
+        columns=[c for c in cols if not _is_per_iou(c)],
         figures=figures,
         notes=notes,
         settings=settings,
-        tables=[("Operating thresholds", page_trows, tcols,
-                 "CAM thresholds (fraction of the standard value: the map's maximum, or its percentile with PaS): "
-                 "fixed, oracle (best on test) and validation-chosen, per IoU threshold.")] if tcols else [],
+        tables=tables,
     )
     return paths
 

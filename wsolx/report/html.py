@@ -26,6 +26,7 @@ table.metrics th { background: #eceff1; } table.metrics td:first-child, table.me
 table.metrics td.best { font-weight: bold; background: #e8f5e9; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { color: #616161; font-size: 0.88em; }
+div.scroll { overflow-x: auto; max-width: 100%; }
 pre { background: #fafafa; border: 1px solid #eee; padding: 0.8em; overflow-x: auto; font-size: 0.85em; }
 """
 
@@ -66,7 +67,7 @@ def write_html_report(
     notes: Sequence[str] = (),
     settings: Optional[Mapping[str, Any]] = None,
     metrics_file: str = "metrics.json",
-    tables: Sequence[Tuple[str, Sequence[Mapping[str, Any]], Sequence[str], str]] = (),
+    tables: Sequence[Tuple[Any, ...]] = (),
 ) -> Path:
     """Write ``report.html``.
 
@@ -79,7 +80,8 @@ def write_html_report(
         notes: bullet points after the table (plain text, escaped).
         settings: key/value pairs shown as a small settings table (run configuration).
         metrics_file: relative link to the full metrics JSON.
-        tables: more tables after the notes: ``(heading, rows, columns, caption)``, no highlighting.
+        tables: more tables after the notes: ``(heading, rows, columns, caption)`` (no highlighting)
+            or ``(heading, rows, columns, caption, highlight)``.
 
     Returns:
         The written path.
@@ -98,14 +100,14 @@ def write_html_report(
     if intro:
         parts.append(f"<p>{html.escape(intro)}</p>")
     parts.append("<h2>Metrics</h2>")
-    parts.append(html_table(rows, columns))
+    parts.append('<div class="scroll">' + html_table(rows, columns) + "</div>")
     if notes:
         parts.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    for heading, t_rows, t_cols, caption in tables:
+    for heading, t_rows, t_cols, caption, *rest in tables:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         if caption:
             parts.append(f'<p class="meta">{html.escape(caption)}</p>')
-        parts.append(html_table(t_rows, t_cols, highlight=False))
+        parts.append('<div class="scroll">' + html_table(t_rows, t_cols, highlight=bool(rest and rest[0])) + "</div>")
     for heading, rel, caption in figures:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         parts.append(

@@ -231,11 +231,14 @@ def val_chosen(val_m: Optional[Mapping[str, Any]], test_m: Mapping[str, Any]) ->
         ``BoxAccV2 @val thr`` (mean over deltas).
     """
     out: Dict[str, float] = {}
+    if isinstance(test_m.get("best_threshold"), (int, float)):
+        out["thr MaxBoxAcc (oracle)"] = float(test_m["best_threshold"])
+    for key in test_m:
+        if key.startswith("best_threshold@") and isinstance(test_m[key], (int, float)):
+            out[f"thr V2@{key.split('@', 1)[1]} (oracle)"] = float(test_m[key])
     th_test = test_m.get("thresholds")
     if th_test is not None:
         th = np.asarray(th_test, dtype=float)
-        if isinstance(test_m.get("best_threshold"), (int, float)):
-            out["thr MaxBoxAcc (oracle)"] = float(test_m["best_threshold"])
     if not val_m or th_test is None or val_m.get("thresholds") is None:
         return out
     if not np.allclose(np.asarray(val_m["thresholds"], dtype=float), th):
@@ -253,8 +256,6 @@ def val_chosen(val_m: Optional[Mapping[str, Any]], test_m: Mapping[str, Any]) ->
             continue
         i = int(np.argmax(cv))
         d = f"{delta:g}"
-        if isinstance(test_m.get(f"best_threshold@{d}"), (int, float)):
-            out[f"thr V2@{d} (oracle)"] = float(test_m[f"best_threshold@{d}"])
         out[f"thr V2@{d} (val)"] = float(th[i])
         out[f"BoxAccV2@{d} @val thr"] = float(ct[i])
         accs.append(float(ct[i]))
