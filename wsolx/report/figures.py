@@ -68,7 +68,8 @@ def cam_grid(
     Args:
         examples: items of :func:`wsolx.engine.evaluator.collect_examples`: ``image`` ``(S, S, 3)``
             uint8, ``cams[variant]`` ``(S, S)`` in [0, 1], ``boxes[variant]`` ``(4,)``, ``gt_boxes``
-            ``(G, 4)``, ``label``, ``pred``.
+            ``(G, 4)``, ``label``, ``pred``; optional ``iou`` and ``rank`` (``best`` / ``worst``) go in
+            the titles.
         variant: which variant's CAM and box to draw.
         path: PNG to write.
         title: figure title.
@@ -101,6 +102,8 @@ def cam_grid(
         text = f"gt: {name(ex['label'])}\npred: {name(ex['pred'])}"
         if ex.get("iou") is not None:
             text += f"  IoU {float(ex['iou']):.2f}"
+        if ex.get("rank"):
+            text += f" ({ex['rank']})"
         ax.set_title(text, fontsize=7, color="#c62828" if wrong else "black")
     if title:
         fig.suptitle(title, fontsize=10)
