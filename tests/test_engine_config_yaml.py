@@ -90,3 +90,15 @@ def test_loggers_are_validated():
         Config(loggers=["wandb"]).validate()
     with pytest.raises(ConfigError, match="log_images_every"):
         Config(log_images_every=-1).validate()
+
+
+def test_bad_value_in_file_names_file_and_line(tmp_path):
+    p = tmp_path / "v.yaml"
+    p.write_text("model:\n  arch: vgg_tiny\n  pooling: max\n")
+    with pytest.raises(ConfigError, match=r"v.yaml' line 3: model.pooling must be 'tap' or 'gap'"):
+        load_config(p)
+    assert load_config(p, ["model.pooling=gap"]).model.pooling == "gap"  # an override may fix it
+    j = tmp_path / "v.json"
+    j.write_text('{"model": {"pooling": "max"}}')
+    with pytest.raises(ConfigError, match=r"v.json': model.pooling must be"):
+        load_config(j)

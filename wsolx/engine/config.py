@@ -394,6 +394,18 @@ def load_config(path: Optional[Union[str, Path]] = None, overrides: Sequence[str
             cfg = Config.from_dict(raw)
         except ConfigError as exc:
             raise ConfigError(f"config file {str(p)!r}{_line_of(str(exc), lines)}: {exc}") from None
+        out = cfg.replace(overrides) if overrides else cfg
+        try:
+            out.validate()
+        except ConfigError as exc:
+            # A bad value that comes from the file (the overrides do not fix it) is reported with the
+            # file and line; one an override introduced is left to the caller's own validate().
+            try:
+                cfg.validate()
+            except ConfigError as file_exc:
+                if str(file_exc) == str(exc):
+                    raise ConfigError(f"config file {str(p)!r}{_line_of(str(exc), lines)}: {exc}") from None
+        return out
     return cfg.replace(overrides) if overrides else cfg
 
 
