@@ -208,3 +208,9 @@ def test_report_in_headless_browser(runs, tmp_path):
     assert res["broken"] == [] and res["console_errors"] == []
     png = browser_check.screenshot(out / "report.html", tmp_path / "shot.png", chromium=exe, height=1200)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_without_data_notes_the_skipped_overlays(runs, tmp_path):
+    assert main(["report", str(runs["gap"]), "--out", str(tmp_path / "r"), "--data-root", str(tmp_path / "moved")]) == 0
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "Overlays of gap skipped (ConfigError): data.data_root" in html and "cams_" not in html

@@ -259,7 +259,7 @@ def write_runs_report(
                 per_variant = _examples_for_run(run, k, scan, device, overrides)
             except Exception as exc:  # noqa: BLE001 - a missing data set must not lose the report
                 msg = exc.args[0] if getattr(exc, "args", None) else str(exc)
-                notes.append(f"Overlays of {run.name} skipped: {msg}")
+                notes.append(f"Overlays of {run.name} skipped ({type(exc).__name__}): {msg}")
                 continue
             names = _class_names(run)
             for v, items in per_variant.items():
