@@ -160,6 +160,10 @@ def test_eval_report(runs, tmp_path, capsys):
     assert [r[0] for r in body] == ["CAM"]
     assert "BoxAcc @val thr" in _read_table(html, "Metrics")[0]  # val curves from the run folder
     assert all((tmp_path / "er" / s).is_file() for s in _img_sources(html))
+    # The eval JSON itself is a run for `wsolx report`.
+    assert main(["report", str(out_json), "--out", str(tmp_path / "rj"), "--no-overlays"]) == 0
+    body = _read_table((tmp_path / "rj" / "report.html").read_text(), "Metrics")[1:]
+    assert [r[0] for r in body] == ["CAM"]
 
 
 def test_report_errors(runs, tmp_path, capsys):
