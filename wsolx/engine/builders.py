@@ -113,6 +113,10 @@ def build_dataset(cfg: Config, split: str, *, train: bool, dataset: Optional[str
             image_size=cfg.data.image_size,
             crop_size=cfg.data.crop_size,
             resize_size=cfg.data.resize_size,
+            truncate_boxes=not cfg.data.fractional_gt_boxes,
+            eval_geometry=cfg.data.eval_geometry,
+            num_sample_per_class=cfg.data.num_val_sample_per_class if (split == cfg.data.val_split and not train) else 0,
+            sample_seed=cfg.seed,
         )
     except (FileNotFoundError, KeyError, ValueError) as exc:
         msg = exc.args[0] if exc.args else str(exc)

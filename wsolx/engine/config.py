@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from wsolx import protocol
+
 __all__ = [
     "ConfigError",
     "DataConfig",
@@ -72,6 +74,14 @@ class DataConfig:
         eval_batch_size: per-process evaluation batch; ``None`` means ``batch_size``.
         num_workers: DataLoader workers per process.
         train_split / val_split / test_split: split folder names (``val`` is train-fullsup).
+        num_val_sample_per_class: keep this many images per class of the validation split, chosen
+            as the protocol's ``--num_val_sample_per_class`` does (seeded with ``seed``,
+            :mod:`wsolx.data.subsample`); 0 keeps them all.
+        fractional_gt_boxes: keep the scaled ground-truth boxes fractional instead of truncating
+            them toward zero as the protocol's ``resize_bbox`` does.
+        eval_geometry: ``protocol`` (resize to ``image_size``) or ``paper`` (Bae et al.'s code:
+            resize to ``resize_size``, centre crop ``image_size``, boxes shifted and clipped;
+            :mod:`wsolx.data.geometry`).
     """
 
     dataset: str = "SYNTH"
@@ -87,6 +97,9 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "val"
     test_split: str = "test"
+    num_val_sample_per_class: int = protocol.NUM_VAL_SAMPLE_PER_CLASS
+    fractional_gt_boxes: bool = protocol.FRACTIONAL_GT_BOXES
+    eval_geometry: str = protocol.EVAL_GEOMETRY
 
     def resolved_metadata_root(self) -> str:
         """``metadata_root`` or ``<data_root>/metadata`` when it is empty."""
@@ -167,12 +180,12 @@ class EvalConfig:
     """
 
     variants: List[str] = field(default_factory=lambda: ["base", "nwc+pas"])
-    cam_curve_interval: float = 0.01
-    iou_thresholds: List[float] = field(default_factory=lambda: [0.3, 0.5, 0.7])
+    cam_curve_interval: float = protocol.CAM_CURVE_INTERVAL
+    iou_thresholds: List[float] = field(default_factory=lambda: list(protocol.IOU_THRESHOLDS))
     fixed_threshold: float = 0.2
     pas_percentile: float = 90.0
     pas_threshold: float = 0.35
-    multi_box: bool = True
+    multi_box: bool = protocol.MULTI_CONTOUR
     select_metric: str = "MaxBoxAccV2"
     select_variant: str = "base"
 
@@ -193,7 +206,9 @@ class Config:
         log_every: training steps between progress-bar postfix updates.
         find_unused_parameters: DDP flag; ``None`` turns it on for methods other than ``cam``.
         progress: show tqdm progress bars.
-        final_test: after training, evaluate ``best.pt`` on the test split (``metrics.json``).
+        final_test: after training, evaluate ``test_checkpoint`` on the test split (``metrics.json``).
+        test_checkpoint: which checkpoint the final test evaluates: ``last`` (the protocol's
+            ``--eval_checkpoint_type`` default) or ``best`` (chosen on the validation split).
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -211,6 +226,7 @@ class Config:
     find_unused_parameters: Optional[bool] = None
     progress: bool = True
     final_test: bool = True
+    test_checkpoint: str = protocol.TEST_CHECKPOINT
 
     # ------------------------------------------------------------------ conversion
     def to_dict(self) -> Dict[str, Any]:
@@ -260,6 +276,9 @@ class Config:
         _nonneg_int("data.num_workers", d.num_workers)
         if not d.dataset:
             raise ConfigError("data.dataset must be set (e.g. SYNTH, CUB, ILSVRC, OpenImages)")
+        _nonneg_int("data.num_val_sample_per_class", d.num_val_sample_per_class)
+        if d.eval_geometry not in ("protocol", "paper"):
+            raise ConfigError(f"data.eval_geometry must be 'protocol' or 'paper', got {d.eval_geometry!r}")
         if m.pooling not in ("tap", "gap"):
             raise ConfigError(f"model.pooling must be 'tap' or 'gap', got {m.pooling!r}")
         _in_range("model.tap_theta", m.tap_theta, 0.0, 1.0)
@@ -308,6 +327,8 @@ class Config:
         ):
             raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
         _nonneg_int("eval_every", self.eval_every)
+        if self.test_checkpoint not in ("last", "best"):
+            raise ConfigError(f"test_checkpoint must be 'last' or 'best', got {self.test_checkpoint!r}")
         _positive_int("log_every", self.log_every)
         if not self.out_dir:
             raise ConfigError("out_dir must be set")
