@@ -60,6 +60,8 @@ def resolve_defaults(cfg: Config) -> Config:
         o,
         lr=float(pick(o.lr, "lr", "optim.lr")),
         new_lr_ratio=float(pick(o.new_lr_ratio, "new_lr_ratio", "optim.new_lr_ratio")),
+        pretrained_grad_scale=float(pick(o.pretrained_grad_scale, "pretrained_grad_scale",
+                                         "optim.pretrained_grad_scale")),
         weight_decay=float(pick(o.weight_decay, "weight_decay", "optim.weight_decay")),
         epochs=int(pick(o.epochs, "epochs", "optim.epochs")),
         lr_step=int(pick(o.lr_step, "lr_decay_every", "optim.lr_step", required=False) or 0),

@@ -140,7 +140,10 @@ class OptimConfig:
     Attributes:
         lr: base learning rate of the pretrained layers.
         new_lr_ratio: new layers (neck, classifier, method heads) train at ``new_lr_ratio * lr``
-            through ``model.param_groups(lr, new_lr_ratio)`` (protocol: 10).
+            through ``model.param_groups(lr, new_lr_ratio)`` (protocol: 10; paper: 1).
+        pretrained_grad_scale: the pretrained layers' gradients are multiplied by this before each
+            step, weight decay being added after (paper: 0.1; protocol: 1). See
+            :mod:`wsolx.engine.optim`.
         momentum: SGD momentum.
         nesterov: Nesterov momentum.
         weight_decay: L2 penalty.
@@ -153,6 +156,7 @@ class OptimConfig:
 
     lr: Optional[float] = None
     new_lr_ratio: Optional[float] = None
+    pretrained_grad_scale: Optional[float] = None
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: Optional[float] = None
@@ -294,6 +298,7 @@ class Config:
         if o.lr_gamma is not None:
             _in_range("optim.lr_gamma", o.lr_gamma, 0.0, 1.0, lo_open=True)
         _positive_float("optim.new_lr_ratio", o.new_lr_ratio, optional=True)
+        _positive_float("optim.pretrained_grad_scale", o.pretrained_grad_scale, optional=True)
         if o.lr_milestones:
             for ms in o.lr_milestones:
                 _positive_int("optim.lr_milestones", ms)
