@@ -244,6 +244,19 @@ class Trainer:
         """:func:`wsolx.engine.eval_runs.evaluate_split` of the current model with this run's settings."""
         return evaluate_split(self.model, self.cfg, split, device=self.device, desc=desc, dataset=dataset)
 
+    def _sync_buffers(self) -> None:
+        """Give every rank rank 0's buffers (BatchNorm running statistics) before an evaluation.
+
+        DDP broadcasts buffers at the start of each forward, so after the last training step each
+        rank holds its own statistics; rank 0's are the ones saved in the checkpoints, and every
+        rank must evaluate its shard with them for the numbers to equal a one-process evaluation
+        of that checkpoint.
+        """
+        if self.dist.world_size <= 1:
+            return
+        for buf in self.model.buffers():
+            torch.distributed.broadcast(buf, src=0)
+
     def _score(self, metrics: Dict[str, Any]) -> float:
         e = self.cfg.eval
         vm = metrics["variants"][e.select_variant]
@@ -291,6 +304,7 @@ class Trainer:
             last = epoch + 1 == epochs
             val = None
             if self.val_set is not None and (last or (c.eval_every and (epoch + 1) % c.eval_every == 0)):
+                self._sync_buffers()
                 val = self.evaluate_split(c.data.val_split, f"val {epoch + 1}", self.val_set)
                 if last:
                     last_val = val
