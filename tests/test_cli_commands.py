@@ -90,6 +90,18 @@ def test_eval_variants(checkpoint, tmp_path, capsys, flags, expected):
         assert {"MaxBoxAcc", "MaxBoxAccV2", "GT-known Loc", "Top-1 Loc", "PxAP"} <= set(m)
     printed = capsys.readouterr().out
     assert "MaxBoxAccV2" in printed and "Top-1 Cls" in printed
+    # Beside the oracle numbers: the test accuracy at the thresholds chosen on the val split.
+    assert "BoxAcc@val_thr" in printed and "BoxAccV2@val_thr" in printed and res["val_threshold_split"] == "val"
+    for m in res["variants"].values():
+        assert {"val_threshold", "BoxAcc@val_thr", "BoxAccV2@val_thr", "val_threshold@0.5"} <= set(m)
+
+
+def test_eval_without_val_thresholds(checkpoint, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(checkpoint), "--quiet", "--out", str(out), "--no-val-thresholds", "--variants", "base"]) == 0
+    res = json.loads(out.read_text())
+    assert "BoxAcc@val_thr" not in res["variants"]["base"] and "val_threshold_split" not in res
+    assert "BoxAcc@val_thr" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
