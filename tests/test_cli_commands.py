@@ -147,3 +147,18 @@ def test_demo_smoke(tmp_path, capsys):
     assert [r["variant"] for r in metrics["table"]] == ["CAM", "CAM+NWC+PaS", "TAP", "TAP+NWC+PaS"]
     for row in metrics["table"]:
         assert {"Top-1 Cls", "GT-known Loc", "Top-1 Loc", "MaxBoxAcc", "MaxBoxAccV2", "PxAP"} <= set(row)
+
+
+def test_eval_without_a_val_split(checkpoint, synth_root, tmp_path, capsys):
+    import shutil
+
+    meta = tmp_path / "meta"
+    shutil.copytree(synth_root / "metadata", meta)
+    for name in ("SYNTH", "SYNTH_MASK"):
+        shutil.rmtree(meta / name / "val")
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(checkpoint), "--quiet", "--out", str(out), "--variants", "base",
+                 "--metadata-root", str(meta)]) == 0
+    res = json.loads(out.read_text())
+    assert res["val_threshold_split"] is None and "BoxAcc@val_thr" not in res["variants"]["base"]
+    assert "no validation split" in capsys.readouterr().out

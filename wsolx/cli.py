@@ -178,6 +178,8 @@ def _print_metrics(res: Dict[str, Any]) -> str:
     if any(r.get("BoxAcc@val_thr") is not None for r in rows):
         table += ("\nMaxBoxAcc / MaxBoxAccV2: best threshold chosen on this split (oracle); "
                   "BoxAcc@val_thr / BoxAccV2@val_thr: at the threshold chosen on the validation split")
+    elif "val_threshold_split" in res and res["val_threshold_split"] is None:
+        table += "\nno validation split: only the thresholds chosen on this split (MaxBoxAcc, MaxBoxAccV2) are reported"
     return table
 
 

@@ -131,9 +131,20 @@ def evaluate_checkpoint(
     out = evaluate_split(model, cfg, split, device=info.device, dataset=probe)
     val_split = cfg.data.val_split
     if val_thresholds and val_split and probe.split != val_split:
-        val = evaluate_split(model, cfg, val_split, device=info.device, desc=f"{val_split} (thresholds)")
-        add_val_threshold_metrics(out, val)
-        out["val_threshold_split"] = val_split
+        from wsolx.data.datasets import dataset_spec
+        from wsolx.data.metadata import canonical_split
+
+        try:
+            split_dir = canonical_split(val_split)
+        except ValueError:
+            split_dir = val_split
+        folder = Path(cfg.data.resolved_metadata_root()) / dataset_spec(cfg.data.dataset).name / split_dir
+        if folder.is_dir():
+            val = evaluate_split(model, cfg, val_split, device=info.device, desc=f"{val_split} (thresholds)")
+            add_val_threshold_metrics(out, val)
+            out["val_threshold_split"] = val_split
+        else:  # no validation split to choose thresholds on: only the oracle numbers
+            out["val_threshold_split"] = None
     out["checkpoint"] = str(checkpoint)
     out["epoch"] = int(ckpt.get("epoch", 0))
     out["config"] = cfg.to_dict()
