@@ -9,7 +9,6 @@ import copy
 import dataclasses
 from typing import List
 
-import pytest
 import torch
 from torch import nn
 

@@ -13,13 +13,13 @@ import torch
 
 from wsolx import protocol
 from wsolx.cli import build_parser, config_from_args
-from wsolx.data import get_dataset, synthetic
+from wsolx.data import synthetic
 from wsolx.data.subsample import subsample_per_class
 from wsolx.engine import Config, DataConfig, EvalConfig, ModelConfig, OptimConfig, Trainer, load_checkpoint
 from wsolx.engine.builders import build_dataset, build_model
 from wsolx.engine.evaluator import logits_and_cams
 from wsolx.metrics import BoxEvaluator
-from wsolx.metrics.val_threshold import add_val_threshold_metrics, val_threshold_metrics
+from wsolx.metrics.val_threshold import val_threshold_metrics
 
 SIZE = 32
 

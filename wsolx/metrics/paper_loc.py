@@ -9,7 +9,7 @@ IoU is :func:`wsolx.metrics.iou.box_iou` (+1 convention, best over the image's G
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
