@@ -90,6 +90,18 @@ def test_eval_variants(checkpoint, tmp_path, capsys, flags, expected):
         assert {"MaxBoxAcc", "MaxBoxAccV2", "GT-known Loc", "Top-1 Loc", "PxAP"} <= set(m)
     printed = capsys.readouterr().out
     assert "MaxBoxAccV2" in printed and "Top-1 Cls" in printed
+    # Beside the oracle numbers: the test accuracy at the thresholds chosen on the val split.
+    assert "BoxAcc@val_thr" in printed and "BoxAccV2@val_thr" in printed and res["val_threshold_split"] == "val"
+    for m in res["variants"].values():
+        assert {"val_threshold", "BoxAcc@val_thr", "BoxAccV2@val_thr", "val_threshold@0.5"} <= set(m)
+
+
+def test_eval_without_val_thresholds(checkpoint, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(checkpoint), "--quiet", "--out", str(out), "--no-val-thresholds", "--variants", "base"]) == 0
+    res = json.loads(out.read_text())
+    assert "BoxAcc@val_thr" not in res["variants"]["base"] and "val_threshold_split" not in res
+    assert "BoxAcc@val_thr" not in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(
@@ -135,3 +147,18 @@ def test_demo_smoke(tmp_path, capsys):
     assert [r["variant"] for r in metrics["table"]] == ["CAM", "CAM+NWC+PaS", "TAP", "TAP+NWC+PaS"]
     for row in metrics["table"]:
         assert {"Top-1 Cls", "GT-known Loc", "Top-1 Loc", "MaxBoxAcc", "MaxBoxAccV2", "PxAP"} <= set(row)
+
+
+def test_eval_without_a_val_split(checkpoint, synth_root, tmp_path, capsys):
+    import shutil
+
+    meta = tmp_path / "meta"
+    shutil.copytree(synth_root / "metadata", meta)
+    for name in ("SYNTH", "SYNTH_MASK"):
+        shutil.rmtree(meta / name / "val")
+    out = tmp_path / "eval.json"
+    assert main(["eval", str(checkpoint), "--quiet", "--out", str(out), "--variants", "base",
+                 "--metadata-root", str(meta)]) == 0
+    res = json.loads(out.read_text())
+    assert res["val_threshold_split"] is None and "BoxAcc@val_thr" not in res["variants"]["base"]
+    assert "no validation split" in capsys.readouterr().out

@@ -57,15 +57,21 @@ def test_eval_items_and_boxes_in_network_coordinates(cub):
     # The image colour survives normalisation (green channel of image 1).
     rgb = denormalize(image)
     assert rgb[1].mean() > 0.7 and rgb[0].mean() < 0.05
-    # (W, H) = (100, 50) -> 224 x 224: x * 2.24, y * 4.48; two boxes for the first image.
+    # (W, H) = (100, 50) -> 224 x 224: int(x * 2.24), int(y * 4.48) (the protocol truncates);
+    # two boxes for the first image.
     b = ds.gt_boxes(0)
     assert b.dtype == torch.float32 and b.shape == (2, 4)
-    torch.testing.assert_close(b[0], torch.tensor([22.4, 22.4, 134.4, 134.4]))
-    torch.testing.assert_close(b[1], torch.tensor([0.0, 0.0, 99 * 2.24, 49 * 4.48]))
-    torch.testing.assert_close(ds.gt_boxes(1, dtype=torch.float64)[0], torch.tensor([5.6, 5.6, 218.4, 221.2], dtype=torch.float64))
+    assert b[0].tolist() == [22.0, 22.0, 134.0, 134.0]  # 22.4, 22.4, 134.4, 134.4
+    assert b[1].tolist() == [0.0, 0.0, 221.0, 219.0]  # 221.76, 219.52
+    assert ds.gt_boxes(1, dtype=torch.float64)[0].tolist() == [5.0, 5.0, 218.0, 221.0]  # 5.6, 5.6, 218.4, 221.2
     padded, counts = ds.gt_boxes_batch(torch.tensor([2, 0]))
     assert padded.shape == (2, 2, 4) and counts.tolist() == [1, 2]
-    assert padded[0, 0].tolist() == [0.0, 0.0, 63 * 3.5, 63 * 3.5]
+    assert padded[0, 0].tolist() == [0.0, 0.0, 220.0, 220.0]  # 63 * 3.5 = 220.5
+    # The fractional option keeps x * W' / W.
+    frac = get_dataset("CUB-200-2011", data, meta, "test", train=False, truncate_boxes=False)
+    torch.testing.assert_close(frac.gt_boxes(0)[0], torch.tensor([22.4, 22.4, 134.4, 134.4]))
+    torch.testing.assert_close(frac.gt_boxes(1, dtype=torch.float64)[0],
+                               torch.tensor([5.6, 5.6, 218.4, 221.2], dtype=torch.float64))
     assert ds.load_raw(0).size == (100, 50)
     assert ds.original_size(1) == (40, 80)
     with pytest.raises(IndexError, match="out of range"):
@@ -76,7 +82,7 @@ def test_smaller_network_size_and_training_transform(cub):
     data, meta = cub
     ev = get_dataset("CUB", data, meta, "test", train=False, image_size=64)
     assert ev[0][0].shape == (3, 64, 64)
-    torch.testing.assert_close(ev.gt_boxes(0)[0], torch.tensor([6.4, 6.4, 38.4, 38.4]))
+    assert ev.gt_boxes(0)[0].tolist() == [6.0, 6.0, 38.0, 38.0]  # int(6.4), int(38.4)
     tr = get_dataset("CUB", data, meta, "train", train=True)
     assert (tr.resize_size, tr.crop_size) == (256, 224)  # protocol: resize 256, random crop 224
     assert tr[0][0].shape == (3, 224, 224)
@@ -182,5 +188,7 @@ def test_resize_helpers_match_opencv_nearest():
     for (h, w), (nh, nw) in [((333, 500), (100, 300)), ((224, 224), (100, 300)), ((20, 30), (224, 224)), ((97, 13), (64, 64))]:
         m = rng.integers(0, 256, (h, w)).astype(np.uint8)
         assert np.array_equal(resize_mask_nearest(m, (nw, nh)), cv2.resize(m, (nw, nh), interpolation=cv2.INTER_NEAREST))
-    b = resize_boxes([[0, 0, 99, 49]], (100, 50), (224, 112), dtype=torch.float64)
+    b = resize_boxes([[0, 0, 99, 49]], (100, 50), (224, 112), dtype=torch.float64, truncate=False)
     assert b.tolist() == [[0.0, 0.0, 99 * 224 / 100, 49 * 112 / 50]]
+    b = resize_boxes([[0, 0, 99, 49]], (100, 50), (224, 112), dtype=torch.float64)
+    assert b.tolist() == [[0.0, 0.0, float(int(99 * 224 / 100)), float(int(49 * 112 / 50))]]

@@ -75,11 +75,15 @@ def test_train_then_eval_end_to_end(synth_root, tmp_path):
 
     saved = json.loads((out / "metrics.json").read_text())
     assert saved["best"]["epoch"] == result.best["epoch"]
-    again = evaluate_checkpoint(out / "best.pt", split="test", overrides=["progress=false"])
+    # The protocol's default: the LAST checkpoint is tested, with the thresholds of its validation pass.
+    assert saved["tested"]["checkpoint"] == "last" and saved["tested"]["epoch"] == 2
+    again = evaluate_checkpoint(out / "last.pt", split="test", overrides=["progress=false"])
     assert again["Top-1 Cls"] == pytest.approx(test["Top-1 Cls"])
+    assert again["val_threshold_split"] == "val"
     for v in ("base", "nwc+pas"):
-        assert again["variants"][v]["MaxBoxAccV2"] == pytest.approx(test["variants"][v]["MaxBoxAccV2"])
-        assert again["variants"][v]["PxAP"] == pytest.approx(test["variants"][v]["PxAP"])
+        for k in ("MaxBoxAccV2", "PxAP", "BoxAcc@val_thr", "BoxAccV2@val_thr", "val_threshold@0.5"):
+            assert again["variants"][v][k] == pytest.approx(test["variants"][v][k]), (v, k)
+            assert saved["test"]["variants"][v][k] == pytest.approx(test["variants"][v][k]), (v, k)
 
 
 def test_resume_reproduces_uninterrupted_training(synth_root, tmp_path):

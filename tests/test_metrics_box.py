@@ -268,7 +268,7 @@ def test_matches_numpy_cv2_protocol(percentile, fixed):
 
 
 def test_default_sweep_with_low_resolution_cams():
-    """Raw 7x7 CAMs upsampled inside (bicubic) with the default 100 thresholds. The reference uses
+    """Raw 7x7 CAMs upsampled inside (bicubic) with the default 1000 thresholds (the protocol's). The reference uses
     cv2.resize(INTER_CUBIC); torch and OpenCV may differ by one quantisation level on a rare
     pixel, so this comparison allows one image of difference per threshold."""
     n, size = 6, 56
@@ -276,12 +276,12 @@ def test_default_sweep_with_low_resolution_cams():
     low = np.maximum(rng.standard_normal((n, 7, 7)), 0).astype(np.float32)
     up = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_CUBIC) for c in low])
     gts = random_gts(n, size, seed=11)
-    thresholds = np.arange(0, 1, 0.01)
+    thresholds = np.arange(0, 1, 0.001)
     ref = np_box_metrics(up, gts, thresholds)
     ev = BoxEvaluator(image_size=(size, size))
     ev.update(torch.from_numpy(low), [torch.from_numpy(g) for g in gts])
     r = ev.compute()
-    assert len(r["box_acc_curve"][0.5]) == 100 and r["thresholds"] == thresholds.tolist()
+    assert len(r["box_acc_curve"][0.5]) == 1000 and r["thresholds"] == thresholds.tolist()
     for d in (0.3, 0.5, 0.7):
         np.testing.assert_allclose(r["box_acc_curve"][d], ref[f"curve@{d:g}"], atol=100.0 / n + 1e-9)
     assert abs(r["MaxBoxAccV2"] - ref["MaxBoxAccV2"]) <= 100.0 / n + 1e-9

@@ -30,7 +30,7 @@ def np_pxap(
     scoremaps: np.ndarray,
     masks: np.ndarray,
     ignores: Optional[np.ndarray],
-    interval: float = 0.01,
+    interval: float = 0.001,  # the protocol's cam_curve_interval (MaskEvaluator's default)
     percentile: float = 100.0,
 ) -> float:
     """PxAP (%) of full-resolution maps, accumulated image by image with np.histogram."""
@@ -88,7 +88,7 @@ def test_hand_computed_pxap():
     assert r["PxAP"] == pytest.approx(500 / 6, abs=1e-12)
     assert r["num_mask_images"] == 1
     curve = r["curve"]
-    assert len(curve["precision"]) == len(curve["recall"]) == len(curve["thresholds"]) == 102
+    assert len(curve["precision"]) == len(curve["recall"]) == len(curve["thresholds"]) == 1002  # 1000 thresholds + 1, 2
     assert curve["thresholds"][0] == 2.0 and curve["thresholds"][1] == 1.0 and curve["thresholds"][-1] == 0.0
     assert curve["precision"][0] is None and curve["recall"][-1] == 1.0
     # Ignoring the background pixel scored 0.5 removes the only false positive above 0.25.

@@ -70,3 +70,16 @@ def test_html_table_escapes_and_marks_best():
 def test_empty_report_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no entries"):
         write_report(tmp_path, [], thresholds=[0.0])
+
+
+def test_report_shows_val_threshold_columns(tmp_path):
+    th = np.arange(0, 1, 0.25)
+    m = {"MaxBoxAcc": 50.0, "BoxAcc@val_thr": 47.5, "MaxBoxAccV2": 40.0, "BoxAccV2@val_thr": 36.25,
+         "val_threshold": 0.25, "box_acc_curve": {0.5: [10.0, 50.0, 40.0, 0.0]}}
+    paths = write_report(tmp_path, [ReportEntry("CAM", "base", m, 80.0)], thresholds=th, iou_thresholds=(0.5,))
+    html = paths["html"].read_text()
+    assert "<th>BoxAcc@val_thr</th>" in html and "<th>BoxAccV2@val_thr</th>" in html
+    assert html.index("<th>MaxBoxAcc</th>") < html.index("<th>BoxAcc@val_thr</th>") < html.index("<th>MaxBoxAccV2</th>")
+    metrics = json.loads(paths["metrics"].read_text())
+    assert metrics["table"][0]["BoxAcc@val_thr"] == 47.5 and metrics["table"][0]["BoxAccV2@val_thr"] == 36.25
+    assert metrics["variants"]["CAM"]["val_threshold"] == 0.25

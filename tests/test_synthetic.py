@@ -79,13 +79,14 @@ def test_loaders_on_synthetic_data(synth):
     assert train.labels == [0] * 4 + [1] * 4 + [2] * 4
     image, label, index = train[5]
     assert image.shape == (3, 48, 48) and (label, index) == (1, 5)
-    # Evaluation at a network size different from the generated one: boxes are scaled (96 / 64).
+    # Evaluation at a network size different from the generated one: boxes are scaled (96 / 64) and
+    # truncated toward zero as the protocol's resize_bbox.
     test = get_dataset("SYNTH", synth, meta, "test", train=False, image_size=96)
     assert len(test) == 6 and test[0][0].shape == (3, 96, 96)
     line = (meta / "SYNTH" / "test" / "localization.txt").read_text().splitlines()[3]
     image_id, *coords = line.split(",")
     i = test.image_ids.index(image_id)
-    torch.testing.assert_close(test.gt_boxes(i)[0], torch.tensor([float(c) * 1.5 for c in coords]))
+    assert test.gt_boxes(i)[0].tolist() == [float(int(int(c) * 96 / 64)) for c in coords]
     val = get_dataset("SYNTH", synth, meta, "train-fullsup", train=False, image_size=64)
     assert val.split == "val" and len(val) == 6
     masks = get_dataset("SYNTH_MASK", synth, meta, "val", train=False, image_size=96)

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from wsolx import protocol
+
 __all__ = ["main", "build_parser", "config_from_args"]
 
 
@@ -33,6 +35,47 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resize-size", type=int, help="training resize before the crop (default: crop * 256/224)")
     g.add_argument("--batch-size", type=int, help="per-process batch (default: model default)")
     g.add_argument("--workers", type=int, help="DataLoader workers per process (default 2)")
+    g.add_argument("--num-val-sample-per-class", "--num_val_sample_per_class", dest="num_val_sample_per_class",
+                   type=int, metavar="N", help="validation images kept per class, chosen as the protocol does "
+                   f"(seeded with --seed; default {protocol.NUM_VAL_SAMPLE_PER_CLASS}: all)")
+    g.add_argument("--fractional-gt-boxes", action="store_true", default=None,
+                   help="keep scaled ground-truth boxes fractional (default: truncated as the protocol's resize_bbox)")
+    g.add_argument("--eval-geometry", choices=["protocol", "paper"],
+                   help="protocol: resize to --image-size; paper: resize 256, centre crop 224 as Bae et al.'s code "
+                   f"(default {protocol.EVAL_GEOMETRY})")
+
+
+def _bool_value(v: str) -> bool:
+    """``yes/true/t/y/1`` or ``no/false/f/n/0`` (the protocol's ``str2bool``)."""
+    if v.lower() in ("yes", "true", "t", "y", "1"):
+        return True
+    if v.lower() in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {v!r}")
+
+
+def _iou_percent(v: str) -> float:
+    """An IoU threshold in percent (as the protocol's ``--iou_threshold_list``) -> a fraction."""
+    try:
+        x = float(v)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an IoU threshold in percent, got {v!r}") from None
+    if not 0 < x <= 100:
+        raise argparse.ArgumentTypeError(f"IoU thresholds are percent in (0, 100], got {v!r}")
+    return x / 100.0
+
+
+def _add_protocol_eval_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("evaluation protocol (wsolevaluation names accepted)")
+    g.add_argument("--cam-curve-interval", "--cam_curve_interval", dest="cam_curve_interval", type=float,
+                   metavar="X", help=f"CAM threshold step of the sweep (default {protocol.CAM_CURVE_INTERVAL})")
+    g.add_argument("--iou-threshold-list", "--iou_threshold_list", dest="iou_threshold_list", type=_iou_percent,
+                   nargs="+", metavar="PCT", help="IoU thresholds of MaxBoxAccV2 in percent (default "
+                   + " ".join(f"{t * 100:g}" for t in protocol.IOU_THRESHOLDS) + ")")
+    g.add_argument("--box-v2-metric", "--box_v2_metric", "--multi-contour-eval", "--multi_contour_eval",
+                   dest="multi_box", type=_bool_value, nargs="?", const=True, metavar="BOOL",
+                   help="MaxBoxAccV2 with the boxes of every contour; false: the largest box only "
+                   f"(default {str(protocol.MULTI_CONTOUR).lower()})")
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -85,6 +128,13 @@ def _overrides_from_args(a: argparse.Namespace) -> List[str]:
         "pas_threshold": "eval.pas_threshold",
         "log": "loggers",
         "log_images_every": "log_images_every",
+        "num_val_sample_per_class": "data.num_val_sample_per_class",
+        "fractional_gt_boxes": "data.fractional_gt_boxes",
+        "eval_geometry": "data.eval_geometry",
+        "cam_curve_interval": "eval.cam_curve_interval",
+        "iou_threshold_list": "eval.iou_thresholds",
+        "multi_box": "eval.multi_box",
+        "test_checkpoint": "test_checkpoint",
     }
     out = []
     for attr, key in mapping.items():
@@ -122,11 +172,17 @@ def _variants_from_args(a: argparse.Namespace) -> Optional[List[str]]:
 def _print_metrics(res: Dict[str, Any]) -> str:
     from wsolx.engine.logging import format_table
 
-    cols = ["GT-known Loc", "Top-1 Loc", "MaxBoxAcc", "MaxBoxAccV2", "PxAP"]
+    cols = ["GT-known Loc", "Top-1 Loc", "MaxBoxAcc", "BoxAcc@val_thr", "MaxBoxAccV2", "BoxAccV2@val_thr", "PxAP"]
     rows = [{"variant": v, **{k: m.get(k) for k in cols}} for v, m in res["variants"].items()]
     cols = [c for c in cols if any(r.get(c) is not None for r in rows)]
     head = f"{res.get('dataset', '')}/{res.get('split', '')}: {res['num_images']} images, Top-1 Cls {res.get('Top-1 Cls', float('nan')):.2f}"
-    return head + "\n" + format_table(rows, cols)
+    table = head + "\n" + format_table(rows, cols)
+    if any(r.get("BoxAcc@val_thr") is not None for r in rows):
+        table += ("\nMaxBoxAcc / MaxBoxAccV2: best threshold chosen on this split (oracle); "
+                  "BoxAcc@val_thr / BoxAccV2@val_thr: at the threshold chosen on the validation split")
+    elif "val_threshold_split" in res and res["val_threshold_split"] is None:
+        table += "\nno validation split: only the thresholds chosen on this split (MaxBoxAcc, MaxBoxAccV2) are reported"
+    return table
 
 
 # --------------------------------------------------------------------------- commands
@@ -273,7 +329,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
         raise _UsageError("no variant left after the --nwc/--pas filters")
     try:
         res = evaluate_checkpoint(
-            a.checkpoint, split=a.split, overrides=_overrides_from_args(a), variants=variants, device=a.device
+            a.checkpoint, split=a.split, overrides=_overrides_from_args(a), variants=variants, device=a.device,
+            val_thresholds=not a.no_val_thresholds,
         )
         if is_main_process():
             print(_print_metrics(res))
@@ -368,10 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train a model (torchrun --nproc_per_node=N -m wsolx train ... for DDP)",
         description="Train, validate every --eval-every epochs, keep best.pt (by validation) and last.pt, "
-        "then evaluate best.pt on the test split. Values: --config file < flags < --set.",
+        "then evaluate --test-checkpoint (default last, as the protocol) on the test split. "
+        "Values: --config file < flags < --set.",
     )
     s.add_argument("--config", help="JSON or YAML config file (as written to OUT/config.json / config.yaml)")
     _add_data_args(s)
+    _add_protocol_eval_args(s)
     g = s.add_argument_group("model")
     g.add_argument("--arch", help="backbone (vgg16, resnet50, inception_v3, mobilenet_v1, vgg_tiny, ...)")
     g.add_argument("--method", help="cam, has, acol, spg, adl, cutmix")
@@ -391,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-every", type=int, help="validate every N epochs (0: only after the last)")
     g.add_argument("--select-metric", help="validation metric that picks best.pt (default MaxBoxAccV2)")
     g.add_argument("--no-test", action="store_true", help="skip the final test evaluation")
+    g.add_argument("--test-checkpoint", "--eval-checkpoint-type", "--eval_checkpoint_type", dest="test_checkpoint",
+                   choices=["last", "best"], help="checkpoint the final test evaluates "
+                   f"(default {protocol.TEST_CHECKPOINT}, as the protocol)")
     g.add_argument("--print-config", action="store_true", help="print the resolved config (defaults filled) and exit")
     g.add_argument("--log", help="extra per-epoch logs, comma list of csv (OUT/summary.csv) and tensorboard "
                    "(OUT/tensorboard; needs wsolx[tensorboard])")
@@ -419,7 +481,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="JSON output (default: CHECKPOINT_DIR/eval_SPLIT.json)")
     s.add_argument("--report", nargs="?", const="", metavar="DIR",
                    help="write the HTML report at the end (default DIR: CHECKPOINT_DIR/report_SPLIT)")
+    s.add_argument("--no-val-thresholds", action="store_true",
+                   help="skip the validation pass that picks the thresholds of BoxAcc@val_thr / BoxAccV2@val_thr")
     _add_data_args(s)
+    _add_protocol_eval_args(s)
     _add_run_args(s)
     s.set_defaults(func=cmd_eval)
 

@@ -3,7 +3,10 @@
 Public API::
 
     get_dataset(name, data_root, metadata_root, split, *, train, image_size=224, crop_size=None,
-                resize_size=None) -> WSOLDataset
+                resize_size=None, truncate_boxes=True, eval_geometry="protocol",
+                num_sample_per_class=0, sample_seed=0) -> WSOLDataset
+    geometry: the paper's evaluation geometry (paper_boxes, paper_eval_transform, paper_mask)
+    subsample: the protocol's per-class validation subsample (subsample_per_class)
     WSOLDataset: ds[i] -> (image (3, S, S) float32, label, index); len(ds); ds.num_classes;
                  ds.image_ids; ds.gt_boxes(i) (G, 4); ds.has_masks; ds.gt_mask(i); ds.load_raw(i)
     collate_with_index(batch) -> (images (B, 3, S, S), labels (B,), indices (B,))

@@ -25,6 +25,8 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from wsolx.data.metadata import MetadataError, WSOLMetadata, canonical_split, load_metadata
+from wsolx.data.subsample import subsample_metadata
+from wsolx.data.geometry import EVAL_GEOMETRIES, paper_boxes, paper_eval_transform, paper_far_corner_offset, paper_mask
 from wsolx.data.transforms import eval_transform, resize_boxes, resize_mask_nearest, train_transform
 
 __all__ = [
@@ -104,7 +106,10 @@ class WSOLDataset(Dataset):
 
     ``ds[i]`` is ``(image (3, S, S) float32, label int, i)`` with ``S = crop_size`` for training
     and ``S = image_size`` for evaluation. Ground truth is returned in network coordinates, i.e.
-    for the ``image_size x image_size`` evaluation input.
+    for the ``image_size x image_size`` evaluation input: with ``eval_geometry="protocol"`` the
+    image is resized to ``S x S`` and boxes are scaled and truncated (``truncate_boxes``); with
+    ``"paper"`` it is resized to ``resize_size`` and centre-cropped to ``S``
+    (:mod:`wsolx.data.geometry`).
 
     Attributes:
         name: data set name. split: ``train`` / ``val`` / ``test``. train: training transform on.
@@ -126,8 +131,14 @@ class WSOLDataset(Dataset):
         name: str = "",
         split: str = "",
         transform: Optional[Callable[[Image.Image], Tensor]] = None,
+        truncate_boxes: bool = True,
+        eval_geometry: str = "protocol",
     ) -> None:
+        if eval_geometry not in EVAL_GEOMETRIES:
+            raise ValueError(f"eval_geometry must be one of {EVAL_GEOMETRIES}, got {eval_geometry!r}")
         self.name = name
+        self.truncate_boxes = bool(truncate_boxes)
+        self.eval_geometry = eval_geometry
         self.split = split
         self.train = bool(train)
         self.image_root = Path(image_root)
@@ -146,7 +157,12 @@ class WSOLDataset(Dataset):
         resize = int(resize_size) if resize_size is not None else int(round(crop * 256 / 224))
         self.crop_size, self.resize_size = crop, resize
         if transform is None:
-            transform = train_transform(resize, crop) if self.train else eval_transform(self.image_size)
+            if self.train:
+                transform = train_transform(resize, crop)
+            elif eval_geometry == "paper":
+                transform = paper_eval_transform(resize, self.image_size)
+            else:
+                transform = eval_transform(self.image_size)
         self.transform = transform
 
     # ----------------------------------------------------------------------------------- basics
@@ -196,14 +212,20 @@ class WSOLDataset(Dataset):
 
     def gt_boxes(self, index: int, dtype: torch.dtype = torch.float32) -> Tensor:
         """``(G, 4)`` ground-truth ``[x0, y0, x1, y1]`` in network coordinates
-        (``image_size x image_size``), unrounded as in the protocol."""
+        (``image_size x image_size``): truncated toward zero as the protocol's ``resize_bbox``
+        (fractional when ``truncate_boxes`` is off), or shifted and clipped into the paper's centre
+        crop with ``eval_geometry="paper"``."""
         if not self.has_boxes:
             raise ValueError(
                 f"{self.name}/{self.split} has no box annotations (no box localization.txt in {self.metadata.directory})"
             )
         index = self._check_index(index)
         boxes = self.metadata.boxes[self.image_ids[index]]
-        return resize_boxes(boxes, self.original_size(index), (self.image_size, self.image_size), dtype)
+        if self.eval_geometry == "paper":
+            return paper_boxes(boxes, self.original_size(index), self.resize_size, self.image_size,
+                               paper_far_corner_offset(self.name), dtype)
+        size = (self.image_size, self.image_size)
+        return resize_boxes(boxes, self.original_size(index), size, dtype, truncate=self.truncate_boxes)
 
     def gt_boxes_batch(self, indices: Union[Sequence[int], Tensor], dtype: torch.dtype = torch.float32) -> Tuple[Tensor, Tensor]:
         """Padded boxes of several images: ``(B, G_max, 4)`` and the ``(B,)`` int64 counts."""
@@ -231,11 +253,15 @@ class WSOLDataset(Dataset):
         image_id = self.image_ids[index]
         entry = self.metadata.masks[image_id]
         size = (self.image_size, self.image_size)
+        if self.eval_geometry == "paper":
+            resize = lambda m, _size: paper_mask(m, self.resize_size, self.image_size)  # noqa: E731
+        else:
+            resize = resize_mask_nearest
         fg = np.zeros(size, dtype=bool)
         for p in entry.mask_paths:
-            fg |= resize_mask_nearest(_gray(self.image_root / p, "mask", image_id), size) > 0
+            fg |= resize(_gray(self.image_root / p, "mask", image_id), size) > 0
         if entry.ignore_path:
-            ignore = resize_mask_nearest(_gray(self.image_root / entry.ignore_path, "ignore mask", image_id), size) > 0
+            ignore = resize(_gray(self.image_root / entry.ignore_path, "ignore mask", image_id), size) > 0
             ignore &= ~fg
         else:
             ignore = np.zeros(size, dtype=bool)
@@ -293,6 +319,10 @@ def get_dataset(
     image_size: int = 224,
     crop_size: Optional[int] = None,
     resize_size: Optional[int] = None,
+    truncate_boxes: bool = True,
+    eval_geometry: str = "protocol",
+    num_sample_per_class: int = 0,
+    sample_seed: int = 0,
 ) -> WSOLDataset:
     """Build a :class:`WSOLDataset`.
 
@@ -307,7 +337,15 @@ def get_dataset(
             :meth:`WSOLDataset.gt_mask` (protocol: 224).
         crop_size: training crop side (network input when training); default ``image_size``.
         resize_size: training resize side before the crop; default ``round(crop_size * 256 / 224)``
-            (protocol: 256 for 224).
+            (protocol: 256 for 224); also the resize side of the ``"paper"`` evaluation geometry.
+        truncate_boxes: truncate the scaled ground-truth boxes toward zero as the protocol's
+            ``resize_bbox`` (default); ``False`` keeps fractional coordinates.
+        eval_geometry: ``"protocol"`` (resize to ``image_size``) or ``"paper"`` (resize to
+            ``resize_size``, centre crop ``image_size``; boxes shifted and clipped).
+        num_sample_per_class: keep this many images per class (the protocol's
+            ``num_val_sample_per_class``, :func:`wsolx.data.subsample.subsample_per_class`);
+            0 keeps every image.
+        sample_seed: seed of that selection.
 
     Raises:
         ValueError: unknown name or split. FileNotFoundError: missing folder, metadata file or
@@ -319,6 +357,8 @@ def get_dataset(
     if not metadata_root.is_dir():
         raise FileNotFoundError(f"metadata_root not found: {metadata_root}")
     meta = load_metadata(metadata_root / spec.name / split)
+    if num_sample_per_class:
+        meta = subsample_metadata(meta, num_sample_per_class, sample_seed)
     root = _image_root(spec, Path(data_root), meta.image_ids[0], meta)
     return WSOLDataset(
         root,
@@ -330,6 +370,8 @@ def get_dataset(
         resize_size=resize_size,
         name=spec.name,
         split=split,
+        truncate_boxes=truncate_boxes,
+        eval_geometry=eval_geometry,
     )
 
 

@@ -3,8 +3,10 @@
 Train: ``Resize((resize, resize))`` -> ``RandomCrop(crop)`` -> ``RandomHorizontalFlip`` ->
 ``ToTensor`` -> ImageNet normalisation (protocol: resize 256, crop 224).
 Eval: ``Resize((size, size))`` -> ``ToTensor`` -> normalisation (protocol: 224x224, no crop), so
-ground-truth boxes are mapped by scaling each axis by ``size / original`` and masks by a
-nearest-neighbour resize.
+ground-truth boxes are mapped by scaling each axis by ``size / original`` and truncating toward
+zero as the protocol's ``resize_bbox`` does (``truncate=False`` keeps the fractions), and masks by a
+nearest-neighbour resize. The paper's evaluation geometry (resize then centre crop) is in
+:mod:`wsolx.data.geometry`.
 """
 
 from __future__ import annotations
@@ -66,12 +68,14 @@ def resize_boxes(
     original_size: Tuple[int, int],
     new_size: Tuple[int, int],
     dtype: torch.dtype = torch.float32,
+    truncate: bool = True,
 ) -> Tensor:
     """Map ``(G, 4)`` ``[x0, y0, x1, y1]`` boxes from an image of ``original_size = (W, H)`` to one
-    resized to ``new_size = (W', H')``: ``x * W' / W`` and ``y * H' / H`` (protocol, no rounding).
+    resized to ``new_size = (W', H')``: ``int(x * W' / W)`` and ``int(y * H' / H)``.
 
-    The scaling runs in float64 (``x * W' / W``, the protocol's order of operations) and is cast
-    to ``dtype`` at the end.
+    As the protocol's ``resize_bbox``: the scaling runs in float64, ``x * W'`` first and then
+    ``/ W``, and each result is truncated toward zero (``int()``). ``truncate=False`` keeps the
+    fractional coordinates instead. The result is cast to ``dtype`` at the end.
     """
     b = torch.as_tensor(boxes, dtype=torch.float64).reshape(-1, 4)
     (w, h), (nw, nh) = original_size, new_size
@@ -80,7 +84,10 @@ def resize_boxes(
     # ``x * W' / W`` evaluated left to right in float64, as the protocol does (bit-identical).
     new = torch.tensor([nw, nh, nw, nh], dtype=torch.float64)
     old = torch.tensor([w, h, w, h], dtype=torch.float64)
-    return (b * new / old).to(dtype)
+    scaled = b * new / old
+    if truncate:
+        scaled = torch.trunc(scaled)
+    return scaled.to(dtype)
 
 
 def resize_mask_nearest(mask: np.ndarray, new_size: Tuple[int, int]) -> np.ndarray:

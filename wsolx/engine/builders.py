@@ -60,6 +60,8 @@ def resolve_defaults(cfg: Config) -> Config:
         o,
         lr=float(pick(o.lr, "lr", "optim.lr")),
         new_lr_ratio=float(pick(o.new_lr_ratio, "new_lr_ratio", "optim.new_lr_ratio")),
+        pretrained_grad_scale=float(pick(o.pretrained_grad_scale, "pretrained_grad_scale",
+                                         "optim.pretrained_grad_scale")),
         weight_decay=float(pick(o.weight_decay, "weight_decay", "optim.weight_decay")),
         epochs=int(pick(o.epochs, "epochs", "optim.epochs")),
         lr_step=int(pick(o.lr_step, "lr_decay_every", "optim.lr_step", required=False) or 0),
@@ -113,6 +115,10 @@ def build_dataset(cfg: Config, split: str, *, train: bool, dataset: Optional[str
             image_size=cfg.data.image_size,
             crop_size=cfg.data.crop_size,
             resize_size=cfg.data.resize_size,
+            truncate_boxes=not cfg.data.fractional_gt_boxes,
+            eval_geometry=cfg.data.eval_geometry,
+            num_sample_per_class=cfg.data.num_val_sample_per_class if (split == cfg.data.val_split and not train) else 0,
+            sample_seed=cfg.seed,
         )
     except (FileNotFoundError, KeyError, ValueError) as exc:
         msg = exc.args[0] if exc.args else str(exc)

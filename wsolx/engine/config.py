@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from wsolx import protocol
+
 __all__ = [
     "ConfigError",
     "DataConfig",
@@ -78,6 +80,14 @@ class DataConfig:
         eval_batch_size: per-process evaluation batch; ``None`` means ``batch_size``.
         num_workers: DataLoader workers per process.
         train_split / val_split / test_split: split folder names (``val`` is train-fullsup).
+        num_val_sample_per_class: keep this many images per class of the validation split, chosen
+            as the protocol's ``--num_val_sample_per_class`` does (seeded with ``seed``,
+            :mod:`wsolx.data.subsample`); 0 keeps them all.
+        fractional_gt_boxes: keep the scaled ground-truth boxes fractional instead of truncating
+            them toward zero as the protocol's ``resize_bbox`` does.
+        eval_geometry: ``protocol`` (resize to ``image_size``) or ``paper`` (Bae et al.'s code:
+            resize to ``resize_size``, centre crop ``image_size``, boxes shifted and clipped;
+            :mod:`wsolx.data.geometry`).
     """
 
     dataset: str = "SYNTH"
@@ -93,6 +103,9 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "val"
     test_split: str = "test"
+    num_val_sample_per_class: int = protocol.NUM_VAL_SAMPLE_PER_CLASS
+    fractional_gt_boxes: bool = protocol.FRACTIONAL_GT_BOXES
+    eval_geometry: str = protocol.EVAL_GEOMETRY
 
     def resolved_metadata_root(self) -> str:
         """``metadata_root`` or ``<data_root>/metadata`` when it is empty."""
@@ -133,7 +146,10 @@ class OptimConfig:
     Attributes:
         lr: base learning rate of the pretrained layers.
         new_lr_ratio: new layers (neck, classifier, method heads) train at ``new_lr_ratio * lr``
-            through ``model.param_groups(lr, new_lr_ratio)`` (protocol: 10).
+            through ``model.param_groups(lr, new_lr_ratio)`` (protocol: 10; paper: 1).
+        pretrained_grad_scale: the pretrained layers' gradients are multiplied by this before each
+            step, weight decay being added after (paper: 0.1; protocol: 1). See
+            :mod:`wsolx.engine.optim`.
         momentum: SGD momentum.
         nesterov: Nesterov momentum.
         weight_decay: L2 penalty.
@@ -146,6 +162,7 @@ class OptimConfig:
 
     lr: Optional[float] = None
     new_lr_ratio: Optional[float] = None
+    pretrained_grad_scale: Optional[float] = None
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: Optional[float] = None
@@ -173,12 +190,12 @@ class EvalConfig:
     """
 
     variants: List[str] = field(default_factory=lambda: ["base", "nwc+pas"])
-    cam_curve_interval: float = 0.01
-    iou_thresholds: List[float] = field(default_factory=lambda: [0.3, 0.5, 0.7])
+    cam_curve_interval: float = protocol.CAM_CURVE_INTERVAL
+    iou_thresholds: List[float] = field(default_factory=lambda: list(protocol.IOU_THRESHOLDS))
     fixed_threshold: float = 0.2
     pas_percentile: float = 90.0
     pas_threshold: float = 0.35
-    multi_box: bool = True
+    multi_box: bool = protocol.MULTI_CONTOUR
     select_metric: str = "MaxBoxAccV2"
     select_variant: str = "base"
 
@@ -199,11 +216,13 @@ class Config:
         log_every: training steps between progress-bar postfix updates.
         find_unused_parameters: DDP flag; ``None`` turns it on for methods other than ``cam``.
         progress: show tqdm progress bars.
-        final_test: after training, evaluate ``best.pt`` on the test split (``metrics.json``).
         loggers: extra per-epoch logs, any of :data:`LOGGERS` (``csv``: ``summary.csv``;
             ``tensorboard``: event files under ``<out_dir>/tensorboard``).
         log_images_every: with ``tensorboard``, validated epochs between CAM overlay grids
             (and the last epoch); 0: none.
+        final_test: after training, evaluate ``test_checkpoint`` on the test split (``metrics.json``).
+        test_checkpoint: which checkpoint the final test evaluates: ``last`` (the protocol's
+            ``--eval_checkpoint_type`` default) or ``best`` (chosen on the validation split).
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -223,6 +242,7 @@ class Config:
     final_test: bool = True
     loggers: List[str] = field(default_factory=list)
     log_images_every: int = 5
+    test_checkpoint: str = protocol.TEST_CHECKPOINT
 
     # ------------------------------------------------------------------ conversion
     def to_dict(self) -> Dict[str, Any]:
@@ -276,6 +296,9 @@ class Config:
         _nonneg_int("data.num_workers", d.num_workers)
         if not d.dataset:
             raise ConfigError("data.dataset must be set (e.g. SYNTH, CUB, ILSVRC, OpenImages)")
+        _nonneg_int("data.num_val_sample_per_class", d.num_val_sample_per_class)
+        if d.eval_geometry not in ("protocol", "paper"):
+            raise ConfigError(f"data.eval_geometry must be 'protocol' or 'paper', got {d.eval_geometry!r}")
         if m.pooling not in ("tap", "gap"):
             raise ConfigError(f"model.pooling must be 'tap' or 'gap', got {m.pooling!r}")
         _in_range("model.tap_theta", m.tap_theta, 0.0, 1.0)
@@ -291,6 +314,7 @@ class Config:
         if o.lr_gamma is not None:
             _in_range("optim.lr_gamma", o.lr_gamma, 0.0, 1.0, lo_open=True)
         _positive_float("optim.new_lr_ratio", o.new_lr_ratio, optional=True)
+        _positive_float("optim.pretrained_grad_scale", o.pretrained_grad_scale, optional=True)
         if o.lr_milestones:
             for ms in o.lr_milestones:
                 _positive_int("optim.lr_milestones", ms)
@@ -328,6 +352,8 @@ class Config:
             if name not in LOGGERS:
                 raise ConfigError(f"loggers: unknown logger {name!r}; choose from {list(LOGGERS)}")
         _nonneg_int("log_images_every", self.log_images_every)
+        if self.test_checkpoint not in ("last", "best"):
+            raise ConfigError(f"test_checkpoint must be 'last' or 'best', got {self.test_checkpoint!r}")
         _positive_int("log_every", self.log_every)
         if not self.out_dir:
             raise ConfigError("out_dir must be set")

@@ -19,6 +19,7 @@ from wsolx.engine.checkpoint import CheckpointError, load_checkpoint
 from wsolx.engine.config import Config, ConfigError
 from wsolx.engine.distributed import init_distributed
 from wsolx.engine.evaluator import evaluate
+from wsolx.metrics.val_threshold import add_val_threshold_metrics
 
 __all__ = ["evaluate_split", "evaluate_checkpoint", "load_model"]
 
@@ -93,6 +94,7 @@ def evaluate_checkpoint(
     overrides: Sequence[str] = (),
     variants: Optional[Sequence[str]] = None,
     device: Optional[str] = None,
+    val_thresholds: bool = True,
 ) -> Dict[str, Any]:
     """Evaluate a checkpoint written by the trainer on ``split``.
 
@@ -102,6 +104,9 @@ def evaluate_checkpoint(
         overrides: ``section.key=value`` changes to the stored config (e.g. a new ``data.data_root``).
         variants: variant names (default: the config's ``eval.variants``).
         device: overrides the stored ``device``.
+        val_thresholds: when ``split`` is not the validation split, also evaluate the validation
+            split and add the test accuracy at the thresholds chosen there
+            (:mod:`wsolx.metrics.val_threshold`); ``val_threshold_split`` records which split.
 
     Returns:
         The metrics dict of :func:`evaluate_split` plus ``checkpoint``, ``epoch`` and ``config``.
@@ -124,6 +129,22 @@ def evaluate_checkpoint(
     probe = build_dataset(cfg, split, train=False)
     model = load_model(ckpt, cfg, info.device, probe.num_classes)
     out = evaluate_split(model, cfg, split, device=info.device, dataset=probe)
+    val_split = cfg.data.val_split
+    if val_thresholds and val_split and probe.split != val_split:
+        from wsolx.data.datasets import dataset_spec
+        from wsolx.data.metadata import canonical_split
+
+        try:
+            split_dir = canonical_split(val_split)
+        except ValueError:
+            split_dir = val_split
+        folder = Path(cfg.data.resolved_metadata_root()) / dataset_spec(cfg.data.dataset).name / split_dir
+        if folder.is_dir():
+            val = evaluate_split(model, cfg, val_split, device=info.device, desc=f"{val_split} (thresholds)")
+            add_val_threshold_metrics(out, val)
+            out["val_threshold_split"] = val_split
+        else:  # no validation split to choose thresholds on: only the oracle numbers
+            out["val_threshold_split"] = None
     out["checkpoint"] = str(checkpoint)
     out["epoch"] = int(ckpt.get("epoch", 0))
     out["config"] = cfg.to_dict()

@@ -58,7 +58,8 @@ class VariantMetrics:
     """The metric accumulators of one variant (boxes, and masks when available)."""
 
     def __init__(
-        self, variant: str, cfg: EvalConfig, image_size: Tuple[int, int], boxes: bool, masks: bool, device: torch.device
+        self, variant: str, cfg: EvalConfig, image_size: Tuple[int, int], boxes: bool, masks: bool, device: torch.device,
+        geometry: str = "protocol",
     ):
         from wsolx.metrics import BoxEvaluator, MaskEvaluator
 
@@ -83,18 +84,24 @@ class VariantMetrics:
             if masks
             else None
         )
+        # The paper geometry reports GT-known / Top-1 Loc with the paper's box rule (wsolx.metrics.paper_loc).
+        self.paper_fixed = _paper_fixed(geometry, boxes, self.fixed_threshold, self.percentile, image_size, device)
 
     def update(
         self, cams: Tensor, labels: Tensor, preds: Tensor, gt_boxes: Optional[List[Tensor]], gt_masks: Optional[list]
     ) -> None:
         if self.box is not None:
             self.box.update(cams, gt_boxes, gt_labels=labels, pred_labels=preds)
+        if self.paper_fixed is not None:
+            self.paper_fixed.update(cams, gt_boxes, gt_labels=labels, pred_labels=preds)
         if self.mask is not None:
             self.mask.update(cams, [m for m, _ in gt_masks], [g for _, g in gt_masks])
 
     def all_reduce(self) -> None:
         if self.box is not None:
             self.box.all_reduce()
+        if self.paper_fixed is not None:
+            self.paper_fixed.all_reduce()
         if self.mask is not None:
             self.mask.all_reduce()
 
@@ -102,6 +109,9 @@ class VariantMetrics:
         out: Dict[str, Any] = {}
         if self.box is not None:
             out.update(self.box.compute())
+        if self.paper_fixed is not None:
+            out.update(self.paper_fixed.compute())
+            out["fixed_box_rule"] = "paper"
         if self.mask is not None:
             mask = self.mask.compute()
             mask["pxap_curve"] = mask.pop("curve")
@@ -110,6 +120,21 @@ class VariantMetrics:
         out["percentile"] = self.percentile
         out["fixed_threshold"] = self.fixed_threshold
         return out
+
+
+def _paper_fixed(geometry: str, boxes: bool, threshold: float, percentile: float, image_size: Tuple[int, int],
+                 device: torch.device) -> Any:
+    """A :class:`wsolx.metrics.paper_loc.PaperFixedLocalization` for the paper geometry, else ``None``."""
+    if geometry != "paper" or not boxes:
+        return None
+    from wsolx.engine.config import ConfigError
+    from wsolx.metrics.box_rule import supports_box_rule
+    from wsolx.metrics.paper_loc import PaperFixedLocalization
+
+    if not supports_box_rule():
+        raise ConfigError("data.eval_geometry=paper needs the paper's box rule, i.e. "
+                          "wsolx.ops.cam_boxes(..., box_rule='paper'), which this build's op lacks")
+    return PaperFixedLocalization(threshold=threshold, percentile=percentile, image_size=image_size, device=device)
 
 
 @torch.no_grad()
@@ -159,7 +184,8 @@ def evaluate(
     masks = bool(getattr(dataset, "has_masks", False))
     if not (boxes or masks):
         raise ValueError(f"{desc}: the data set has neither boxes nor masks to evaluate localisation on")
-    metrics = {v: VariantMetrics(v, cfg, image_size, boxes, masks, device) for v in variants}
+    geometry = getattr(dataset, "eval_geometry", "protocol")
+    metrics = {v: VariantMetrics(v, cfg, image_size, boxes, masks, device, geometry) for v in variants}
     cls_acc = ClassificationAccuracy(device=device)
     clamp_settings = sorted({m.nwc for m in metrics.values()})
 

@@ -2,12 +2,14 @@
 
 Per epoch the trainer logs the training loss and accuracy, validates on ``data.val_split`` (every
 ``eval_every`` epochs and after the last one), keeps ``last.pt`` and the best-by-validation
-``best.pt`` (never chosen on the test split), and finally evaluates ``best.pt`` on
-``data.test_split``. Everything is written under ``out_dir``::
+``best.pt`` (never chosen on the test split), and finally evaluates ``test_checkpoint`` (``last``,
+the protocol's default, or ``best``) on ``data.test_split``, adding the test accuracy at the CAM
+thresholds chosen on the validation split (:mod:`wsolx.metrics.val_threshold`). Everything is
+written under ``out_dir``::
 
     config.json   the resolved config          log.jsonl   one JSON record per event
     last.pt       state after the last epoch   best.pt     best validation score
-    metrics.json  best epoch, its validation metrics and the test metrics
+    metrics.json  best epoch, its validation metrics, the tested checkpoint and the test metrics
 
 Resume (``resume="auto"`` or a path) restores model, optimiser, scheduler, AMP scaler, epoch and
 best score; since every epoch reseeds all generators from ``(seed, epoch, rank)``, a resumed run
@@ -21,7 +23,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -39,6 +41,7 @@ from wsolx.engine.evaluator import autocast
 from wsolx.engine.logging import RunLogger, _jsonable
 from wsolx.engine.optim import build_optimizer, build_scheduler
 from wsolx.engine.seed import epoch_seed, seed_everything
+from wsolx.metrics.val_threshold import add_val_threshold_metrics
 
 __all__ = ["Trainer", "TrainResult", "train", "LossModule", "strip_curves"]
 
@@ -247,6 +250,19 @@ class Trainer:
         """:func:`wsolx.engine.eval_runs.evaluate_split` of the current model with this run's settings."""
         return evaluate_split(self.model, self.cfg, split, device=self.device, desc=desc, dataset=dataset)
 
+    def _sync_buffers(self) -> None:
+        """Give every rank rank 0's buffers (BatchNorm running statistics) before an evaluation.
+
+        DDP broadcasts buffers at the start of each forward, so after the last training step each
+        rank holds its own statistics; rank 0's are the ones saved in the checkpoints, and every
+        rank must evaluate its shard with them for the numbers to equal a one-process evaluation
+        of that checkpoint.
+        """
+        if self.dist.world_size <= 1:
+            return
+        for buf in self.model.buffers():
+            torch.distributed.broadcast(buf, src=0)
+
     def _score(self, metrics: Dict[str, Any]) -> float:
         e = self.cfg.eval
         vm = metrics["variants"][e.select_variant]
@@ -289,13 +305,17 @@ class Trainer:
         history: List[Dict[str, Any]] = []
         epochs = int(c.optim.epochs)
         best_val: Optional[Dict[str, Any]] = None
+        last_val: Optional[Dict[str, Any]] = None
         for epoch in range(self.start_epoch, epochs):
             rec: Dict[str, Any] = {"epoch": epoch + 1, **self.train_one_epoch(epoch)}
             self.scheduler.step()
             last = epoch + 1 == epochs
             val = None
             if self.val_set is not None and (last or (c.eval_every and (epoch + 1) % c.eval_every == 0)):
+                self._sync_buffers()
                 val = self.evaluate_split(c.data.val_split, f"val {epoch + 1}", self.val_set)
+                if last:
+                    last_val = val
                 score = self._score(val)
                 rec["val"] = strip_curves(val)
                 rec["val_score"] = score
@@ -318,10 +338,12 @@ class Trainer:
         barrier()
         result = TrainResult(self.out_dir, c, dict(self.best), history, val=best_val, model=self.model)
         if c.final_test and c.data.test_split:
-            result.test = self.test_best()
+            tested_val = last_val if c.test_checkpoint == "last" else best_val
+            result.test, tested = self.test_checkpoint(c.test_checkpoint, tested_val)
             result.val = best_val
             if self.is_main:
-                write_metrics(self.out_dir / "metrics.json", best=self.best, val=best_val, test=result.test)
+                write_metrics(self.out_dir / "metrics.json", best=self.best, val=best_val, tested=tested,
+                              test=result.test)
         return result
 
     def overlay_grid(self, n: int = 8) -> Optional[Tensor]:
@@ -339,15 +361,40 @@ class Trainer:
                        [e["boxes"][v].reshape(-1, 4) for e in ex], [e["gt_boxes"] for e in ex],
                        normalize=False, width=max(1, ex[0]["image"].shape[0] // 80))
 
-    def test_best(self) -> Dict[str, Any]:
-        """Load ``best.pt`` (or keep the current weights when there is none) and evaluate the test split."""
-        best_path = self.out_dir / "best.pt"
+    def test_checkpoint(
+        self, which: str, val: Optional[Dict[str, Any]] = None
+    ) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+        """Load ``<which>.pt`` (``last`` or ``best``; the current weights when the file is missing),
+        evaluate the test split and add the test accuracy at the validation-chosen thresholds.
+
+        Args:
+            which: ``"last"`` or ``"best"``.
+            val: the validation metrics of that checkpoint, when already computed; otherwise the
+                validation split is evaluated again with the loaded weights.
+
+        Returns:
+            ``(test metrics, {"checkpoint", "epoch", "val"})`` where ``val`` is the validation
+            result (curves stripped) whose thresholds were applied, or ``None`` without a split.
+        """
+        path = self.out_dir / f"{which}.pt"
         barrier()
-        if best_path.is_file():
-            self.model.load_state_dict(load_checkpoint(best_path, map_location=self.device)["model"])
+        epoch = None
+        if path.is_file():
+            ckpt = load_checkpoint(path, map_location=self.device)
+            self.model.load_state_dict(ckpt["model"])
+            epoch = int(ckpt.get("epoch", 0))
+        if val is None and self.val_set is not None:
+            val = self.evaluate_split(self.cfg.data.val_split, f"val ({which})", self.val_set)
         test = self.evaluate_split(self.cfg.data.test_split, "test")
-        self.logger.log("test", checkpoint=str(best_path), best=self.best, metrics=strip_curves(test))
-        return test
+        if val is not None:
+            add_val_threshold_metrics(test, val)
+        tested = {"checkpoint": which, "epoch": epoch, "val": strip_curves(val)}
+        self.logger.log("test", checkpoint=str(path), best=self.best, tested=tested, metrics=strip_curves(test))
+        return test, tested
+
+    def test_best(self) -> Dict[str, Any]:
+        """:meth:`test_checkpoint` of ``best.pt``; returns the test metrics."""
+        return self.test_checkpoint("best")[0]
 
 
 def write_metrics(path: Path, **sections: Any) -> None:

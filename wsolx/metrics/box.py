@@ -3,7 +3,7 @@
 Definitions (DESIGN.md section 4, protocol of Choe et al. CVPR 2020, Bae et al. ECCV 2020):
 
 * IoU with inclusive ends: ``area = (x1 - x0 + 1) * (y1 - y0 + 1)`` (:mod:`wsolx.metrics.iou`).
-* Boxes of a CAM at each threshold ``t`` of the sweep (default ``np.arange(0, 1, 0.01)``):
+* Boxes of a CAM at each threshold ``t`` of the sweep (default ``np.arange(0, 1, 0.001)``):
   :func:`wsolx.ops.cam_boxes` (``percentile`` 100: max, or PaS).
 * Per image and threshold, the *score* is the best IoU over (predicted boxes) x (GT boxes).
   V1 uses the largest box only; V2 (``multi_box=True``) every contour's box.
@@ -111,7 +111,7 @@ class BoxEvaluator(CounterMetric):
 
     Args:
         thresholds: CAM thresholds of the sweep, fractions of the standard value
-            (default ``np.arange(0, 1, 0.01)``; must be strictly increasing).
+            (default ``np.arange(0, 1, 0.001)``; must be strictly increasing).
         iou_thresholds: the IoU deltas of MaxBoxAccV2 (protocol: 0.3, 0.5, 0.7).
         image_size: ``(H, W)`` frame of the CAM boxes and the GT boxes (network coordinates).
         percentile: standard value of :func:`~wsolx.ops.cam_boxes`: 100 (max) or e.g. 90 (PaS).

@@ -4,7 +4,7 @@ Protocol definition (Choe et al., CVPR 2020), as computed here:
 
 1. Score map: bicubic upsampling of the raw CAM to ``image_size`` and min-max normalisation
    (:func:`wsolx.metrics.scoremap.normalized_scoremaps`; no quantisation).
-2. Bin edges: the thresholds ``t_0 < ... < t_{T-1}`` (default ``np.arange(0, 1, 0.01)``)
+2. Bin edges: the thresholds ``t_0 < ... < t_{T-1}`` (default ``np.arange(0, 1, 0.001)``)
    followed by ``1, 2, 3``, i.e. ``T + 2`` bins ``[e_i, e_{i+1})`` (the last one closed), as
    ``np.histogram`` defines them. A score of exactly 1 falls in ``[1, 2)``.
 3. Two histograms pooled over the whole data set: the scores of ground-truth foreground pixels
@@ -98,9 +98,10 @@ class MaskEvaluator(CounterMetric):
 
     Args:
         thresholds: left bin edges, strictly increasing in ``[0, 1)`` (default
-            ``np.arange(0, 1, 0.01)``); ``1, 2, 3`` are appended as in the protocol.
-        num_bins: instead of ``thresholds``: ``np.arange(0, 1, 1 / num_bins)`` (100 is the
-            protocol's ``cam_curve_interval = 0.01``).
+            ``np.arange(0, 1, 0.001)``, :data:`wsolx.protocol.CAM_CURVE_INTERVAL`); ``1, 2, 3`` are
+            appended as in the protocol.
+        num_bins: instead of ``thresholds``: ``np.arange(0, 1, 1 / num_bins)`` (1000 is the
+            protocol's ``cam_curve_interval = 0.001``).
         image_size: ``(H, W)`` of the masks (network coordinates).
         percentile: 100 (protocol) or the PaS percentile (see the module docstring).
         device: where the counters live (``None``: the device of the first batch).

@@ -7,10 +7,12 @@ from typing import Optional, Sequence, Union
 import numpy as np
 from torch import Tensor
 
+from wsolx.protocol import CAM_CURVE_INTERVAL
+
 __all__ = ["cam_thresholds", "as_thresholds"]
 
 
-def cam_thresholds(cam_curve_interval: float = 0.01) -> np.ndarray:
+def cam_thresholds(cam_curve_interval: float = CAM_CURVE_INTERVAL) -> np.ndarray:
     """``np.arange(0, 1, cam_curve_interval)`` (float64), the protocol's sweep."""
     if not 0.0 < cam_curve_interval <= 1.0:
         raise ValueError(f"cam_curve_interval must lie in (0, 1], got {cam_curve_interval}")

@@ -9,8 +9,9 @@ Sources, as tagged in every ``"source"`` field:
   learning rates are the ones selected for *CAM* under the protocol (the protocol searched them
   per method; only CAM's are reproduced here: other methods start from the same values).
 * ``"paper"``: Bae, Noh, Kim, ECCV 2020 ("Rethinking CAM for WSOL"), the authors' released
-  configuration (VGG16 + TAP on CUB): lr 0.003 on the new layers with the pretrained layers'
-  gradients scaled by 0.1 (that is base lr 3e-4 with ``new_lr_ratio`` 10), weight decay 5e-4,
+  configuration (VGG16 + TAP on CUB): lr 0.003 on every layer with the pretrained layers'
+  gradients scaled by 0.1 before the step (``pretrained_grad_scale`` 0.1, ``new_lr_ratio`` 1;
+  weight decay is added after the scaling, so it acts at lr 0.003 there too), weight decay 5e-4,
   200 epochs with x0.1 steps at epochs 60/120/180, batch size 40, ``theta_tap`` 0.1; evaluation
   at CAM threshold 0.2 (max normalisation) or 0.35 with PaS (90th percentile).
 * ``"wsolx"``: choices of this library where neither source gives a value (MobileNetV1 has no
@@ -32,7 +33,8 @@ DEFAULTS: Dict[str, Any] = {
         "momentum": 0.9,
         "nesterov": True,
         "new_lr_ratio": 10.0,  # model.param_groups(lr, new_lr_ratio)
-        "source": "protocol (lr_classifier_ratio=10) and paper (pretrained gradients x0.1)",
+        "pretrained_grad_scale": 1.0,  # pretrained layers' gradients x this before the step
+        "source": "protocol (lr_classifier_ratio=10); the paper profile scales gradients instead",
     },
     # Per-dataset schedules of the protocol.
     "datasets": {
@@ -91,8 +93,9 @@ DEFAULTS: Dict[str, Any] = {
             "pooling": "tap",
             "tap_theta": 0.1,
             "large_feature_map": False,
-            "lr": 3e-4,
-            "new_lr_ratio": 10.0,
+            "lr": 0.003,
+            "new_lr_ratio": 1.0,
+            "pretrained_grad_scale": 0.1,
             "weight_decay": 5e-4,
             "epochs": 200,
             "lr_milestones": (60, 120, 180),
@@ -148,6 +151,7 @@ def get_defaults(arch: str, method: str = "cam", dataset: str = "CUB", profile: 
         "momentum": opt["momentum"],
         "nesterov": opt["nesterov"],
         "new_lr_ratio": opt["new_lr_ratio"],
+        "pretrained_grad_scale": opt["pretrained_grad_scale"],
     }
     bb = backbones[arch]
     if profile == "paper":

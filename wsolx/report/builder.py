@@ -20,7 +20,10 @@ __all__ = ["ReportEntry", "TABLE_COLUMNS", "table_rows", "write_report"]
 PathLike = Union[str, Path]
 
 #: Columns of the metrics table, in order; a column no entry has is left out.
-TABLE_COLUMNS = ("Top-1 Cls", "GT-known Loc", "Top-1 Loc", "MaxBoxAcc", "MaxBoxAccV2", "PxAP")
+#: ``BoxAcc@val_thr`` / ``BoxAccV2@val_thr``: test accuracy at the thresholds chosen on the validation
+#: split (:mod:`wsolx.metrics.val_threshold`), beside the oracle MaxBoxAcc / MaxBoxAccV2.
+TABLE_COLUMNS = ("Top-1 Cls", "GT-known Loc", "Top-1 Loc", "MaxBoxAcc", "BoxAcc@val_thr", "MaxBoxAccV2",
+                 "BoxAccV2@val_thr", "PxAP")
 
 
 @dataclass
