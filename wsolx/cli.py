@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from wsolx.errors import report
+
 __all__ = ["main", "build_parser", "config_from_args"]
 
 
 # --------------------------------------------------------------------------- helpers
-class _UsageError(Exception):
-    """A combination of flags that selects nothing (reported like a config error)."""
+from wsolx.errors import UsageError as _UsageError  # noqa: E402 - one mechanism: wsolx/errors.py
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -347,20 +348,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _known_errors() -> tuple:
-    from wsolx.engine.checkpoint import CheckpointError
-    from wsolx.engine.config import ConfigError
-
-    errors: list = [ConfigError, CheckpointError, FileNotFoundError, _UsageError]
-    try:
-        from wsolx.data import MetadataError
-
-        errors.append(MetadataError)
-    except ImportError:
-        pass
-    return tuple(errors)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``wsolx`` console script; returns the exit status."""
     parser = build_parser()
@@ -368,15 +355,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return int(func(args) or 0)
-    except _known_errors() as exc:
-        msg = exc.args[0] if exc.args else str(exc)
-        print(f"wsolx {args.command}: error: {msg}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into e.g. `head`
         return 0
-    except KeyboardInterrupt:
-        print(f"wsolx {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except BaseException as exc:  # noqa: BLE001 - user errors become one line, bugs keep their traceback
+        if isinstance(exc, SystemExit):
+            raise
+        status = report(args.command, exc)
+        if status is None:
+            raise
+        return status
 
 
 if __name__ == "__main__":

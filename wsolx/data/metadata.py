@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
+from wsolx.errors import WsolxError
+
 __all__ = ["MetadataError", "MaskEntry", "WSOLMetadata", "load_metadata", "SPLITS", "canonical_split"]
 
 PathLike = Union[str, Path]
@@ -32,7 +34,7 @@ SPLITS = ("train", "val", "test")
 _SPLIT_ALIASES = {"train-fullsup": "val", "train_fullsup": "val", "valid": "val", "validation": "val"}
 
 
-class MetadataError(ValueError):
+class MetadataError(WsolxError, ValueError):
     """A metadata file is malformed or inconsistent (the message names ``file:line``)."""
 
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from wsolx.errors import WsolxError
+
 __all__ = [
     "ConfigError",
     "DataConfig",
@@ -49,7 +51,7 @@ VARIANTS: Dict[str, Tuple[bool, bool]] = {
 SELECT_METRICS = ("MaxBoxAccV2", "MaxBoxAcc", "GT-known Loc", "Top-1 Loc", "Top-1 Cls", "PxAP")
 
 
-class ConfigError(ValueError):
+class ConfigError(WsolxError, ValueError):
     """A bad configuration value, an unknown key or a missing path; the message says which."""
 
 
