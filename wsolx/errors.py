@@ -121,6 +121,8 @@ def _os_message(exc: OSError) -> str:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         target = f" while writing {where}" if where else ""
         return f"no space left on device (disk full){target}; free some space and run again"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and where:
+        return f"{where}: {exc.strerror} (a file stands where a folder is needed)"
     if exc.errno == errno.EROFS:
         return f"read-only file system: cannot write {where}" if where else "read-only file system"
     reason = exc.strerror or _one_line(str(exc))

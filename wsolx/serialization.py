@@ -14,12 +14,22 @@ from typing import Any, List, Union
 import numpy as np
 import torch
 
-__all__ = ["safe_load"]
+__all__ = ["safe_load", "load_error_reason"]
 
 
 def _numpy_safe_globals() -> List[Any]:
     core = getattr(np, "_core", None) or np.core
     return [core.multiarray._reconstruct, np.ndarray, np.dtype, type(np.dtype(np.uint32))]
+
+
+def load_error_reason(exc: BaseException) -> str:
+    """A short reason for a failed :func:`safe_load` (torch's messages run over many lines)."""
+    text = str(exc).strip()
+    if "WeightsUnpickler error:" in text:
+        rest = [ln.strip() for ln in text.split("WeightsUnpickler error:", 1)[1].splitlines() if ln.strip()]
+        return "not plain tensors and data, refused by the weights-only unpickler" + (f" ({rest[0]})" if rest else "")
+    first = (text.splitlines() or [type(exc).__name__])[0]
+    return first.split(". ")[0].rstrip(".")
 
 
 def safe_load(

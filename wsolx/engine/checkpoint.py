@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from wsolx.errors import WsolxError, disk_write_error
-from wsolx.serialization import safe_load
+from wsolx.serialization import load_error_reason, safe_load
 
 __all__ = [
     "save_checkpoint",
@@ -235,11 +235,6 @@ def remove_stale_temporaries(folder: Union[str, Path], patterns: Iterable[str] =
     return removed
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
 def load_checkpoint(path: Union[str, Path], map_location: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
     """Read a checkpoint written by :func:`save_checkpoint` and verify its checksum.
 
@@ -256,7 +251,7 @@ def load_checkpoint(path: Union[str, Path], map_location: Union[str, torch.devic
         ckpt = safe_load(p, map_location=map_location)
     except Exception as exc:  # noqa: BLE001 - any unpickling problem means a bad file
         raise CheckpointError(
-            f"checkpoint {str(p)!r} could not be read (truncated, corrupt or not a torch file): {_first_line(exc)}"
+            f"checkpoint {str(p)!r} could not be read (truncated, corrupt or not a torch file): {load_error_reason(exc)}"
         ) from None
     if not isinstance(ckpt, dict) or "model" not in ckpt or "config" not in ckpt:
         raise CheckpointError(f"{str(p)!r} is not a wsolx checkpoint (no 'model' / 'config' entries)")

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from wsolx.errors import WsolxError
+from wsolx.errors import WsolxError, disk_write_error
 
 __all__ = [
     "ConfigError",
@@ -228,7 +228,10 @@ class Config:
         """Write the config as indented JSON."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        try:
+            path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        except OSError as exc:  # name the file (a full disk gives no file name by itself)
+            raise disk_write_error(exc, path) from None
 
     def replace(self, overrides: Sequence[str]) -> "Config":
         """A copy with ``section.key=value`` overrides applied (values parsed as JSON when possible)."""
@@ -309,6 +312,8 @@ class Config:
             self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")
         ):
             raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be an integer in [0, 2**32 - 1], got {self.seed!r}")
         _nonneg_int("eval_every", self.eval_every)
         _positive_int("log_every", self.log_every)
         if not self.out_dir:

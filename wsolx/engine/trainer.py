@@ -39,7 +39,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from wsolx.engine.builders import build_dataset, build_model, resolve_defaults
+from wsolx.engine.builders import build_dataset, build_model, check_input_sizes, resolve_defaults
 from wsolx.engine.checkpoint import (
     CheckpointError,
     load_checkpoint,
@@ -153,6 +153,7 @@ class Trainer:
         self.model = build_model(c, self.train_set.num_classes).to(self.device)
         if c.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        check_input_sizes(self.model, c, self.device)
         self.optimizer = build_optimizer(self.model, c.optim)
         self.scheduler = build_scheduler(self.optimizer, c.optim)
         self.scaler = torch.amp.GradScaler("cuda", enabled=c.amp and self.device.type == "cuda")

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from wsolx.errors import WsolxError
-from wsolx.serialization import safe_load
+from wsolx.serialization import load_error_reason, safe_load
 
 if TYPE_CHECKING:  # pragma: no cover
     from wsolx.models.base import WSOLModel
@@ -70,10 +70,9 @@ def _read_state_dict(weights: Any) -> "tuple[Dict[str, Tensor], bool]":
             except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
                 obj = safe_load(path, map_location="cpu")
         except Exception as exc:  # noqa: BLE001 - any unpickling problem means an unusable file
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise PretrainedWeightsError(
                 f"weights file {path!r} could not be read as a torch state dict (truncated, corrupt or "
-                f"another format): {first}"
+                f"another format): {load_error_reason(exc)}"
             ) from None
         where = repr(path)
         if _is_wsolx_checkpoint(obj):
