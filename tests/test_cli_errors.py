@@ -135,6 +135,12 @@ def test_eval_bad_checkpoint(run_dir, tmp_path, capsys, kind):
     _one_line_error(capsys, ["eval", str(p), "--workers", "0", "--quiet"], str(p))
 
 
+def _data_start(data, info) -> int:
+    """Offset of a zip member's bytes (the local header's own name and extra lengths count)."""
+    h = info.header_offset
+    return h + 30 + int.from_bytes(data[h + 26:h + 28], "little") + int.from_bytes(data[h + 28:h + 30], "little")
+
+
 def _flip_tensor_byte(data: bytes) -> bytes:
     """Flip one byte inside the first stored tensor record of a torch zip file (not in the zip
     structure, which would make the file unreadable instead of silently different)."""
@@ -143,7 +149,7 @@ def _flip_tensor_byte(data: bytes) -> bytes:
 
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
-    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    start = _data_start(data, info)
     buf = bytearray(data)
     buf[start + info.file_size // 2] ^= 0x40
     return bytes(buf)
