@@ -2,7 +2,8 @@
 
 Also reachable as ``python -m wsolx ...`` and ``torchrun --nproc_per_node=N -m wsolx train ...``.
 Configuration errors (unknown arch, missing data root, bad numbers) print one line
-``wsolx <command>: error: ...`` and exit with status 2.
+``wsolx <command>: error: ...`` and exit with status 2; the mapping of error types to that line is
+:mod:`wsolx.errors` (new commands raise its types or an ``OSError`` and get the same treatment).
 """
 
 from __future__ import annotations
@@ -206,6 +207,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
+    from wsolx.engine.checkpoint import write_file_atomic
     from wsolx.engine.distributed import cleanup_distributed, is_main_process
     from wsolx.engine.eval_runs import evaluate_checkpoint
     from wsolx.engine.logging import _jsonable
@@ -220,8 +222,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         if is_main_process():
             print(_print_metrics(res))
             out = Path(a.out) if a.out else Path(a.checkpoint).parent / f"eval_{a.split}.json"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(_jsonable(res), indent=2) + "\n")
+            write_file_atomic(out, (json.dumps(_jsonable(res), indent=2) + "\n").encode())
             print(f"metrics: {out}")
     finally:
         cleanup_distributed()

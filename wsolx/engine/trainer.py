@@ -148,7 +148,12 @@ class Trainer:
         c = self.cfg
         self.train_set = build_dataset(c, c.data.train_split, train=True)
         self.val_set = build_dataset(c, c.data.val_split, train=False) if c.data.val_split else None
-        self.test_set = build_dataset(c, c.data.test_split, train=False) if c.final_test and c.data.test_split else None
+        self.test_set = None
+        if c.final_test and c.data.test_split:
+            try:
+                self.test_set = build_dataset(c, c.data.test_split, train=False)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc} (the test split is evaluated after training; --no-test skips it)") from None
         self._check_eval_splits()
         self.model = build_model(c, self.train_set.num_classes).to(self.device)
         if c.channels_last:
