@@ -165,6 +165,12 @@ def test_eval_nan_weights(run_dir, tmp_path, capsys):
     _one_line_error(capsys, ["eval", str(p), "--workers", "0", "--quiet"], str(p), "NaN")
 
 
+def test_synth_image_size_out_of_range(tmp_path, capsys):
+    _one_line_error(capsys, ["synth", "--root", str(tmp_path / "s"), "--image-size", "1000000000", "--quiet"],
+                    "image_size", "4096")
+    assert not (tmp_path / "s").exists()
+
+
 def test_synth_root_is_a_file(capsys):
     _one_line_error(capsys, ["synth", "--root", "/etc/passwd", "--quiet"], "/etc/passwd")
 
@@ -270,6 +276,8 @@ def test_report_maps_known_errors_and_leaves_bugs(capsys):
     assert capsys.readouterr().err == "wsolx x: error: bad --flag; second line\n"
     assert errors.report("x", OSError(errno.ENOSPC, "No space left on device", "/d/f.pt")) == 2
     assert "no space left on device (disk full) while writing /d/f.pt" in capsys.readouterr().err
+    assert errors.report("x", MemoryError("Unable to allocate 3.47 EiB")) == 2
+    assert "out of memory (Unable to allocate 3.47 EiB)" in capsys.readouterr().err
     assert errors.report("x", errors.RunInterrupted("stopped", signal.SIGTERM)) == 143
     assert capsys.readouterr().err == "wsolx x: interrupted: stopped\n"
 

@@ -15,15 +15,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from wsolx.errors import UsageError as _UsageError  # flags that select nothing (one mechanism: wsolx/errors.py)
 from wsolx.errors import report
 
 __all__ = ["main", "build_parser", "config_from_args"]
 
 
 # --------------------------------------------------------------------------- helpers
-from wsolx.errors import UsageError as _UsageError  # noqa: E402 - one mechanism: wsolx/errors.py
-
-
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data-root", help="folder of the images (synthetic set: the folder `wsolx synth` wrote)")

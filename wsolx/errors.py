@@ -1,7 +1,7 @@
 """User-facing errors and how the command line reports them.
 
 Every problem a user can fix (a bad flag or setting, a missing or unreadable file, malformed
-metadata, a corrupt checkpoint, a full disk, an interruption) is reported by ``wsolx`` as ONE line
+metadata, a corrupt checkpoint, a full disk, too little memory, an interruption) is reported by ``wsolx`` as ONE line
 ``wsolx <command>: error: <message>`` naming the file, flag or setting at fault, with exit status 2
 (an interruption exits with ``128 + signal``). Anything else is a bug and keeps its traceback.
 
@@ -137,6 +137,9 @@ def user_message(exc: BaseException) -> Optional[str]:
         return "interrupted (Ctrl-C)"
     if isinstance(exc, WsolxError):
         return _one_line(str(exc)) or type(exc).__name__
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":  # host or torch.cuda
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return f"out of memory ({first or type(exc).__name__}); reduce the sizes (e.g. --batch-size, --image-size)"
     if isinstance(exc, OSError):
         if exc.errno is not None:
             return _os_message(exc)

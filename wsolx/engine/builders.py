@@ -128,6 +128,9 @@ def build_dataset(cfg: Config, split: str, *, train: bool, dataset: Optional[str
         raise ConfigError(f"cannot load split {split!r} of data set {name!r}: {msg}") from exc
 
 
+_PROBE_BELOW = 160  # input sides below this are probed by check_input_sizes
+
+
 def check_input_sizes(model: nn.Module, cfg: Config, device: Any, *, train: bool = True) -> None:
     """Run the model once on a zero image of each input side it will see (``data.crop_size`` when
     training, ``data.image_size``) so that a side too small for the backbone is a
@@ -139,6 +142,9 @@ def check_input_sizes(model: nn.Module, cfg: Config, device: Any, *, train: bool
     if train:
         sides.append(("data.crop_size", int(cfg.data.crop_size or cfg.data.image_size)))
     sides.append(("data.image_size", int(cfg.data.image_size)))
+    # Only small sides can be too small for a backbone (the smallest needs 75 px); larger ones are
+    # not run here, so a huge size never allocates a huge probe.
+    sides = [(name, side) for name, side in sides if side < _PROBE_BELOW]
     was_training = model.training
     model.eval()
     try:

@@ -353,9 +353,11 @@ def load_config(path: Optional[Union[str, Path]] = None, overrides: Sequence[str
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
         try:
-            raw = json.loads(p.read_text())
+            raw = json.loads(p.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as exc:
             raise ConfigError(f"config file {str(p)!r} is not valid JSON: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {str(p)!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if not isinstance(raw, dict):
             raise ConfigError(f"config file {str(p)!r} must hold a JSON object")
         cfg = Config.from_dict(raw)
