@@ -372,7 +372,8 @@ class Trainer:
     def _fit(self) -> TrainResult:
         c = self.cfg
         if self.is_main:
-            c.save(self.out_dir / "config.json")
+            with self._stop.deferred():
+                c.save(self.out_dir / "config.json")
             self.logger.log(
                 "start",
                 config=c.to_dict(),
@@ -471,7 +472,7 @@ class _SignalStop:
             yield
         finally:
             for sig, handler in old.items():
-                signal.signal(sig, handler)
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
             self._make = None
 
     @contextmanager
