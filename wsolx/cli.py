@@ -2,7 +2,8 @@
 
 Also reachable as ``python -m wsolx ...`` and ``torchrun --nproc_per_node=N -m wsolx train ...``.
 Configuration errors (unknown arch, missing data root, bad numbers) print one line
-``wsolx <command>: error: ...`` and exit with status 2.
+``wsolx <command>: error: ...`` and exit with status 2; the mapping of error types to that line is
+:mod:`wsolx.errors` (new commands raise its types or an ``OSError`` and get the same treatment).
 """
 
 from __future__ import annotations
@@ -15,15 +16,13 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from wsolx import protocol
+from wsolx.errors import UsageError as _UsageError  # flags that select nothing (one mechanism: wsolx/errors.py)
+from wsolx.errors import report
 
 __all__ = ["main", "build_parser", "config_from_args"]
 
 
 # --------------------------------------------------------------------------- helpers
-class _UsageError(Exception):
-    """A combination of flags that selects nothing (reported like a config error)."""
-
-
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data-root", help="folder of the images (synthetic set: the folder `wsolx synth` wrote)")
@@ -320,6 +319,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
+    from wsolx.engine.checkpoint import write_file_atomic
     from wsolx.engine.distributed import cleanup_distributed, is_main_process
     from wsolx.engine.eval_runs import evaluate_checkpoint
     from wsolx.engine.logging import _jsonable
@@ -335,8 +335,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
         if is_main_process():
             print(_print_metrics(res))
             out = Path(a.out) if a.out else Path(a.checkpoint).parent / f"eval_{a.split}.json"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(_jsonable(res), indent=2) + "\n")
+            write_file_atomic(out, (json.dumps(_jsonable(res), indent=2) + "\n").encode())
             print(f"metrics: {out}")
             if getattr(a, "report", None) is not None:
                 from wsolx.report.compare import write_runs_report
@@ -529,22 +528,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _known_errors() -> tuple:
-    from wsolx.engine.checkpoint import CheckpointError
-    from wsolx.engine.config import ConfigError
-
-    from wsolx.report.runs import RunError
-
-    errors: list = [ConfigError, CheckpointError, FileNotFoundError, _UsageError, RunError]
-    try:
-        from wsolx.data import MetadataError
-
-        errors.append(MetadataError)
-    except ImportError:
-        pass
-    return tuple(errors)
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``wsolx`` console script; returns the exit status."""
     parser = build_parser()
@@ -552,15 +535,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return int(func(args) or 0)
-    except _known_errors() as exc:
-        msg = exc.args[0] if exc.args else str(exc)
-        print(f"wsolx {args.command}: error: {msg}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into e.g. `head`
         return 0
-    except KeyboardInterrupt:
-        print(f"wsolx {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except BaseException as exc:  # noqa: BLE001 - user errors become one line, bugs keep their traceback
+        if isinstance(exc, SystemExit):
+            raise
+        status = report(args.command, exc)
+        if status is None:
+            raise
+        return status
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 //
 //   tau[b,c]  = theta * max_{h,w} x[b,c,h,w]
 //   keep      = x > tau (strict)
-//   y[b,c]    = sum(x * keep) / max(count(keep), 1)        (accumulated in float32 / float64)
+//   y[b,c]    = sum(x * keep) / max(count(keep), 1)        (sum in float64, count in int64)
 //   dx        = dy[b,c] * keep / max(count, 1)               (no gradient through tau or count)
 //   A channel that contains NaN yields y = NaN (its gradient is zero).
 // The forward returns (y, keep bit mask, count); the backward reads only the bits, not x.

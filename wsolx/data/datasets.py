@@ -28,6 +28,7 @@ from wsolx.data.metadata import MetadataError, WSOLMetadata, canonical_split, lo
 from wsolx.data.subsample import subsample_metadata
 from wsolx.data.geometry import EVAL_GEOMETRIES, paper_boxes, paper_eval_transform, paper_far_corner_offset, paper_mask
 from wsolx.data.transforms import eval_transform, resize_boxes, resize_mask_nearest, train_transform
+from wsolx.errors import DataError
 
 __all__ = [
     "DatasetSpec",
@@ -85,20 +86,52 @@ def dataset_spec(name: str) -> DatasetSpec:
     raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}")
 
 
-def _rgb(path: Path, image_id: str) -> Image.Image:
+def _to_8bit(img: Image.Image, path: Path) -> Image.Image:
+    """``img`` with 8 bits per channel. ``Image.convert`` saturates 16-bit and float pixels (a
+    16-bit PNG turns almost white, a float TIFF black), so those are scaled by their real range:
+    ``I;16*`` by 65535, ``I`` by 255 or 65535 (whichever holds its values), ``F`` from [0, 1].
+
+    Raises:
+        DataError: pixels outside the range of their type (e.g. a float image beyond [0, 1]).
+    """
+    mode = img.mode
+    if not (mode.startswith("I;16") or mode in ("I", "F")):
+        return img
+    a = np.asarray(img).astype(np.float64)
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if mode == "F":
+        if not (np.isfinite(a).all() and lo >= 0.0 and hi <= 1.0):
+            raise DataError(f"{path}: float image (mode F) with values in [{lo:g}, {hi:g}]; "
+                            "wsolx reads float images only with values in [0, 1]")
+        scaled = a * 255.0
+    else:
+        if lo < 0 or hi > 65535:
+            raise DataError(f"{path}: {mode} image with values in [{lo:g}, {hi:g}], outside 0..65535")
+        full = 255.0 if (mode == "I" and hi <= 255) else 65535.0
+        scaled = a * (255.0 / full)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+
+
+def _open_8bit(path: Path, what: str, image_id: str, mode: str) -> Image.Image:
+    """Read ``path`` fully and convert it to ``mode`` (``RGB`` or ``L``); every failure names the file."""
     try:
         with Image.open(path) as img:
-            return img.convert("RGB")
+            return _to_8bit(img, path).convert(mode)
     except FileNotFoundError:
-        raise FileNotFoundError(f"image file not found: {path} (image id {image_id!r})") from None
+        raise FileNotFoundError(f"{what} file not found: {path} (image id {image_id!r})") from None
+    except DataError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise DataError(f"cannot read {what} file {path} (image id {image_id!r}; truncated, corrupt or "
+                        f"not an image): {exc}") from None
+
+
+def _rgb(path: Path, image_id: str) -> Image.Image:
+    return _open_8bit(path, "image", image_id, "RGB")
 
 
 def _gray(path: Path, what: str, image_id: str) -> np.ndarray:
-    try:
-        with Image.open(path) as img:
-            return np.asarray(img.convert("L"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{what} file not found: {path} (image id {image_id!r})") from None
+    return np.asarray(_open_8bit(path, what, image_id, "L"))
 
 
 class WSOLDataset(Dataset):
@@ -199,6 +232,8 @@ class WSOLDataset(Dataset):
                     size = img.size
             except FileNotFoundError:
                 raise FileNotFoundError(f"image file not found: {path} (image id {image_id!r})") from None
+            except (OSError, SyntaxError, ValueError) as exc:
+                raise DataError(f"cannot read image file {path} (image id {image_id!r}): {exc}") from None
         return size
 
     # ----------------------------------------------------------------------------- ground truth
@@ -289,7 +324,11 @@ def _num_classes(spec: DatasetSpec, metadata_root: Path, meta: WSOLMetadata) -> 
         return spec.num_classes
     names = metadata_root / spec.name / "class_names.txt"
     if names.is_file():
-        n = sum(1 for line in names.read_text(encoding="utf-8").splitlines() if line.strip())
+        try:
+            text = names.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise MetadataError(f"{names}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        n = sum(1 for line in text.splitlines() if line.strip())
         if n == 0:
             raise MetadataError(f"{names}: no class names")
         return n

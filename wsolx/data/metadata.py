@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
+from wsolx.errors import WsolxError
+
 __all__ = ["MetadataError", "MaskEntry", "WSOLMetadata", "load_metadata", "SPLITS", "canonical_split"]
 
 PathLike = Union[str, Path]
@@ -32,7 +34,7 @@ SPLITS = ("train", "val", "test")
 _SPLIT_ALIASES = {"train-fullsup": "val", "train_fullsup": "val", "valid": "val", "validation": "val"}
 
 
-class MetadataError(ValueError):
+class MetadataError(WsolxError, ValueError):
     """A metadata file is malformed or inconsistent (the message names ``file:line``)."""
 
 
@@ -91,9 +93,11 @@ def canonical_split(split: str) -> str:
 def _rows(path: Path):
     """Yield ``(line_number, stripped_line)`` for the non-empty lines of ``path``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not part of the first id
     except FileNotFoundError:
         raise FileNotFoundError(f"metadata file not found: {path}") from None
+    except UnicodeDecodeError as exc:
+        raise MetadataError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     for lineno, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if line:
@@ -161,13 +165,15 @@ def _read_sizes(path: Path, known: Dict[str, int]) -> Dict[str, Tuple[int, int]]
 
 
 def _read_localization(path: Path, known: Dict[str, int]):
-    """Return ``("boxes", dict)`` or ``("masks", dict)``; the format is set by the first row."""
+    """Return ``("boxes", dict, line numbers)`` or ``("masks", dict, {})``; the format is set by the
+    first row."""
     rows = list(_rows(path))
     if not rows:
         raise MetadataError(f"{path}: empty localisation file")
     n_fields = rows[0][1].count(",") + 1
     if n_fields == 5:
         boxes: Dict[str, List[Tuple[float, float, float, float]]] = {}
+        lines: Dict[str, List[int]] = {}  # image id -> line number of each box
         for lineno, line in rows:
             image_id, *coords = _split_fields(path, lineno, line, 5, "path,x0,y0,x1,y1")
             _check_known(path, lineno, image_id, known)
@@ -180,7 +186,8 @@ def _read_localization(path: Path, known: Dict[str, int]):
             if x1 < x0 or y1 < y0:
                 raise MetadataError(f"{path}:{lineno}: box must satisfy x0 <= x1 and y0 <= y1, got {coords}")
             boxes.setdefault(image_id, []).append((x0, y0, x1, y1))
-        return "boxes", boxes
+            lines.setdefault(image_id, []).append(lineno)
+        return "boxes", boxes, lines
     if n_fields == 3:
         entries: Dict[str, Tuple[List[str], Optional[str]]] = {}
         for lineno, line in rows:
@@ -197,7 +204,7 @@ def _read_localization(path: Path, known: Dict[str, int]):
                         f"{path}:{lineno}: image {image_id!r} has two ignore masks: {ignore!r} and {ignore_path!r}"
                     )
                 entries[image_id] = (masks_of, ignore_path)
-        return "masks", {k: MaskEntry(tuple(m), i) for k, (m, i) in entries.items()}
+        return "masks", {k: MaskEntry(tuple(m), i) for k, (m, i) in entries.items()}, {}
     raise MetadataError(
         f"{path}:{rows[0][0]}: expected 'path,x0,y0,x1,y1' or 'path,mask_path,ignore_path', got {rows[0][1]!r}"
     )
@@ -230,7 +237,7 @@ def load_metadata(directory: PathLike) -> WSOLMetadata:
 
     loc_path = directory / "localization.txt"
     if loc_path.is_file():
-        kind, entries = _read_localization(loc_path, known)
+        kind, entries, box_lines = _read_localization(loc_path, known)
         missing = [i for i in image_ids if i not in entries]
         if kind == "boxes":
             if missing:
@@ -251,4 +258,18 @@ def load_metadata(directory: PathLike) -> WSOLMetadata:
         raise FileNotFoundError(
             f"metadata file not found: {sizes_path} (required to map the boxes of {loc_path} to network coordinates)"
         )
+    if meta.has_boxes:
+        _check_boxes_inside(loc_path, meta, box_lines)
     return meta
+
+
+def _check_boxes_inside(path: Path, meta: WSOLMetadata, lines: Dict[str, List[int]]) -> None:
+    """Every box lies inside its image: ``0 <= x0``, ``0 <= y0``, ``x1 <= W``, ``y1 <= H``."""
+    for image_id, boxes in (meta.boxes or {}).items():
+        w, h = meta.sizes[image_id]
+        for k, (x0, y0, x1, y1) in enumerate(boxes):
+            if x0 < 0 or y0 < 0 or x1 > w or y1 > h:
+                raise MetadataError(
+                    f"{path}:{lines[image_id][k]}: box ({x0:g}, {y0:g}, {x1:g}, {y1:g}) of {image_id!r} lies outside "
+                    f"its {w}x{h} image (image_sizes.txt)"
+                )

@@ -278,8 +278,8 @@ def generate(
     counts = {"train": int(train_per_class), "val": int(val_per_class), "test": int(test_per_class)}
     if min(counts.values()) < 0 or sum(counts.values()) == 0:
         raise ValueError(f"images per class must be >= 0 and not all 0, got {counts}")
-    if int(image_size) < 16:
-        raise ValueError(f"image_size must be at least 16, got {image_size}")
+    if not 16 <= int(image_size) <= 4096:
+        raise ValueError(f"image_size must lie in [16, 4096], got {image_size}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     names = [class_name(k) for k in range(num_classes)]

@@ -13,7 +13,7 @@ from torch import nn
 
 from wsolx.engine.config import Config, ConfigError
 
-__all__ = ["resolve_defaults", "model_defaults", "build_dataset", "build_model", "check_model_names"]
+__all__ = ["resolve_defaults", "model_defaults", "build_dataset", "build_model", "check_model_names", "check_input_sizes"]
 
 def model_defaults(arch: str, method: str = "cam", dataset: str = "CUB", profile: str = "protocol") -> Dict[str, Any]:
     """Training defaults from :func:`wsolx.models.get_defaults`.
@@ -32,7 +32,7 @@ def model_defaults(arch: str, method: str = "cam", dataset: str = "CUB", profile
     try:
         return get_defaults(arch, method, ds, profile)
     except (KeyError, ValueError) as exc:
-        msg = exc.args[0] if exc.args else str(exc)
+        msg = _reason(exc)
         raise ConfigError(f"no training defaults for {arch!r}/{method!r} on {ds!r} ({profile}): {msg}; "
                           "set optim.lr, optim.weight_decay, optim.epochs explicitly") from None
 
@@ -99,6 +99,15 @@ def _list_methods() -> list:
     return []
 
 
+def _reason(exc: BaseException) -> str:
+    """The whole message of ``exc`` (``exc.args[0]`` alone can be a bare key or codec name)."""
+    if isinstance(exc, KeyError):
+        return f"missing entry {exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+    return str(exc) or type(exc).__name__
+
+
 def build_dataset(cfg: Config, split: str, *, train: bool, dataset: Optional[str] = None) -> Any:
     """The :class:`wsolx.data.WSOLDataset` of ``split`` (checked paths, errors as :class:`ConfigError`)."""
     from wsolx.data import get_dataset
@@ -121,8 +130,41 @@ def build_dataset(cfg: Config, split: str, *, train: bool, dataset: Optional[str
             sample_seed=cfg.seed,
         )
     except (FileNotFoundError, KeyError, ValueError) as exc:
-        msg = exc.args[0] if exc.args else str(exc)
+        msg = _reason(exc)
         raise ConfigError(f"cannot load split {split!r} of data set {name!r}: {msg}") from exc
+
+
+_PROBE_BELOW = 160  # input sides below this are probed by check_input_sizes
+
+
+def check_input_sizes(model: nn.Module, cfg: Config, device: Any, *, train: bool = True) -> None:
+    """Run the model once on a zero image of each input side it will see (``data.crop_size`` when
+    training, ``data.image_size``) so that a side too small for the backbone is a
+    :class:`ConfigError` naming the setting, before any data is read.
+    """
+    import torch
+
+    sides = []
+    if train:
+        sides.append(("data.crop_size", int(cfg.data.crop_size or cfg.data.image_size)))
+    sides.append(("data.image_size", int(cfg.data.image_size)))
+    # Only small sides can be too small for a backbone (the smallest needs 75 px); larger ones are
+    # not run here, so a huge size never allocates a huge probe.
+    sides = [(name, side) for name, side in sides if side < _PROBE_BELOW]
+    was_training = model.training
+    model.eval()
+    try:
+        for name, side in sides:
+            try:
+                with torch.no_grad():
+                    model(torch.zeros(1, 3, side, side, device=device))
+            except RuntimeError as exc:
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise ConfigError(
+                    f"{name} {side} is too small for model.arch {cfg.model.arch!r} (input {side}x{side}): {first}"
+                ) from None
+    finally:
+        model.train(was_training)
 
 
 def build_model(cfg: Config, num_classes: int) -> nn.Module:
@@ -143,5 +185,5 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
             **m.method_kwargs,
         )
     except (KeyError, ValueError, TypeError, FileNotFoundError) as exc:
-        msg = exc.args[0] if exc.args else str(exc)
+        msg = _reason(exc)
         raise ConfigError(f"cannot build model {m.arch!r} with method {m.method!r}: {msg}") from exc

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from wsolx import protocol
+from wsolx.errors import WsolxError, disk_write_error
 
 __all__ = [
     "ConfigError",
@@ -57,7 +58,7 @@ VARIANTS: Dict[str, Tuple[bool, bool]] = {
 SELECT_METRICS = ("MaxBoxAccV2", "MaxBoxAcc", "GT-known Loc", "Top-1 Loc", "Top-1 Cls", "PxAP")
 
 
-class ConfigError(ValueError):
+class ConfigError(WsolxError, ValueError):
     """A bad configuration value, an unknown key or a missing path; the message says which."""
 
 
@@ -258,11 +259,14 @@ class Config:
         """Write the config as indented JSON, or YAML when ``path`` ends in ``.yaml`` / ``.yml``."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if _is_yaml(path):
-            yaml = _import_yaml(path)
-            path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False))
-            return
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        try:
+            if _is_yaml(path):
+                yaml = _import_yaml(path)
+                path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False))
+                return
+            path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n")
+        except OSError as exc:  # name the file (a full disk gives no file name by itself)
+            raise disk_write_error(exc, path) from None
 
     def replace(self, overrides: Sequence[str]) -> "Config":
         """A copy with ``section.key=value`` overrides applied (values parsed as JSON when possible)."""
@@ -347,6 +351,8 @@ class Config:
             self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")
         ):
             raise ConfigError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be an integer in [0, 2**32 - 1], got {self.seed!r}")
         _nonneg_int("eval_every", self.eval_every)
         for name in self.loggers:
             if name not in LOGGERS:
@@ -396,9 +402,12 @@ def load_config(path: Optional[Union[str, Path]] = None, overrides: Sequence[str
         if not p.is_file():
             raise ConfigError(f"config file {str(p)!r} does not exist")
         lines: Dict[str, int] = {}
+        try:
+            text = p.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {str(p)!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
         if _is_yaml(p):
             yaml = _import_yaml(p)
-            text = p.read_text()
             try:
                 raw = yaml.safe_load(text)
             except yaml.YAMLError as exc:
@@ -410,7 +419,7 @@ def load_config(path: Optional[Union[str, Path]] = None, overrides: Sequence[str
             kind = "a YAML mapping"
         else:
             try:
-                raw = json.loads(p.read_text())
+                raw = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"config file {str(p)!r} is not valid JSON: {exc}") from None
             kind = "a JSON object"

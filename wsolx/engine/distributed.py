@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from wsolx.engine.config import ConfigError
 from wsolx.metrics.distributed import all_reduce_sum_ as all_reduce_sum
 from wsolx.metrics.distributed import is_distributed
 
@@ -56,10 +57,16 @@ def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {spec!r} was asked for but CUDA is not available (use --device cpu)")
+            raise ConfigError(f"device {spec!r} was asked for (--device) but CUDA is not available; use --device cpu")
         if spec == "cuda":
             return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
-    return torch.device(spec)
+    try:
+        dev = torch.device(spec)
+    except RuntimeError as exc:
+        raise ConfigError(f"device {spec!r} (--device) is not a device: {exc}") from None
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device {spec!r} (--device): only {torch.cuda.device_count()} CUDA device(s) are visible")
+    return dev
 
 
 def init_distributed(device: str = "auto") -> DistInfo:

@@ -14,8 +14,8 @@ from typing import Any, Dict, Optional, Sequence, Union
 import torch
 from torch import nn
 
-from wsolx.engine.builders import build_dataset, build_model
-from wsolx.engine.checkpoint import CheckpointError, load_checkpoint
+from wsolx.engine.builders import build_dataset, build_model, check_input_sizes
+from wsolx.engine.checkpoint import CheckpointError, load_checkpoint, non_finite_tensors
 from wsolx.engine.config import Config, ConfigError
 from wsolx.engine.distributed import init_distributed
 from wsolx.engine.evaluator import evaluate
@@ -75,7 +75,13 @@ def evaluate_split(
 
 
 def load_model(ckpt: Dict[str, Any], cfg: Config, device: torch.device, num_classes: int) -> nn.Module:
-    """Build the checkpoint's model and load its weights."""
+    """Build the checkpoint's model and load its weights (all finite, or :class:`CheckpointError`)."""
+    bad = non_finite_tensors(ckpt["model"])
+    if bad:
+        raise CheckpointError(
+            f"the checkpoint's weights hold NaN/inf in {len(bad)} tensor(s), e.g. {bad[0]!r}: its metrics would be "
+            "meaningless (the training diverged, or the file was damaged before it was saved)"
+        )
     model = build_model(cfg, num_classes)
     try:
         model.load_state_dict(ckpt["model"])
@@ -127,7 +133,11 @@ def evaluate_checkpoint(
     cfg.validate(check_paths=True)
     info = init_distributed(cfg.device)
     probe = build_dataset(cfg, split, train=False)
-    model = load_model(ckpt, cfg, info.device, probe.num_classes)
+    try:
+        model = load_model(ckpt, cfg, info.device, probe.num_classes)
+    except CheckpointError as exc:
+        raise CheckpointError(f"checkpoint {str(checkpoint)!r}: {exc}") from None
+    check_input_sizes(model, cfg, info.device, train=False)
     out = evaluate_split(model, cfg, split, device=info.device, dataset=probe)
     val_split = cfg.data.val_split
     if val_thresholds and val_split and probe.split != val_split:

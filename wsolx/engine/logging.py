@@ -51,8 +51,13 @@ class RunLogger:
         """Append one record ``{"event": event, "time": now, **fields}``; returns it."""
         rec = {"event": event, "time": round(time.time(), 3), **_jsonable(fields)}
         if self.enabled and self.path is not None:
-            with self.path.open("a") as f:
-                f.write(json.dumps(rec) + "\n")
+            try:
+                with self.path.open("a") as f:
+                    f.write(json.dumps(rec) + "\n")
+            except OSError as exc:  # name the file (a full disk gives no file name by itself)
+                from wsolx.errors import disk_write_error
+
+                raise disk_write_error(exc, self.path) from None
         return rec
 
     def info(self, msg: str) -> None:

@@ -11,27 +11,45 @@ written under ``out_dir``::
     last.pt       state after the last epoch   best.pt     best validation score
     metrics.json  best epoch, its validation metrics, the tested checkpoint and the test metrics
 
-Resume (``resume="auto"`` or a path) restores model, optimiser, scheduler, AMP scaler, epoch and
-best score; since every epoch reseeds all generators from ``(seed, epoch, rank)``, a resumed run
-reproduces the uninterrupted one bit for bit (same device and thread count).
+Resume (``resume="auto"`` or a path) restores model, optimiser, scheduler, AMP scaler, epoch,
+best score and the best epoch's validation metrics; since every epoch reseeds all generators from
+``(seed, epoch, rank)``, a resumed run reproduces the uninterrupted one bit for bit (same device
+and thread count). Only the settings in :data:`RESUME_MAY_CHANGE` may differ from the checkpoint's;
+any other difference is a :class:`ConfigError` naming the setting, so ``config.json`` is always
+what ran.
+
+Before the first step every split the run will use (train, val, test and the mask data set's
+splits) is loaded and checked, so a bad label or a missing split is reported at once. SIGTERM or
+Ctrl-C stop the run with :class:`~wsolx.errors.RunInterrupted` (one line on the command line);
+``last.pt`` then holds the last completed epoch and ``--resume`` continues from it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
-from wsolx.engine.builders import build_dataset, build_model, resolve_defaults
-from wsolx.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from wsolx.engine.builders import build_dataset, build_model, check_input_sizes, resolve_defaults
+from wsolx.engine.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    non_finite_tensors,
+    remove_stale_temporaries,
+    save_checkpoint,
+    write_file_atomic,
+)
 from wsolx.engine.config import Config, ConfigError, yaml_available
 from wsolx.engine.distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from wsolx.engine.epoch_logs import EpochLogs
@@ -42,8 +60,17 @@ from wsolx.engine.logging import RunLogger, _jsonable
 from wsolx.engine.optim import build_optimizer, build_scheduler
 from wsolx.engine.seed import epoch_seed, seed_everything
 from wsolx.metrics.val_threshold import add_val_threshold_metrics
+from wsolx.errors import RunInterrupted, TrainingDiverged
 
-__all__ = ["Trainer", "TrainResult", "train", "LossModule", "strip_curves"]
+__all__ = ["Trainer", "TrainResult", "train", "LossModule", "strip_curves", "RESUME_MAY_CHANGE"]
+
+#: Config fields a resumed run may change; any other difference from the checkpoint's config is an
+#: error (the optimiser, schedule, model, data and selection settings shape the run being continued).
+RESUME_MAY_CHANGE = frozenset({
+    "optim.epochs", "data.data_root", "data.metadata_root", "data.num_workers", "data.eval_batch_size",
+    "model.weights", "out_dir", "device", "eval_every", "resume", "log_every", "progress", "final_test",
+    "find_unused_parameters",
+})
 
 
 class LossModule(nn.Module):
@@ -116,6 +143,7 @@ class Trainer:
         self.is_main = self.dist.is_main
         if self.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(self.out_dir)  # left by a save that was killed
         self.logger = RunLogger(self.out_dir / "log.jsonl", enabled=self.is_main)
         if self.cfg.amp and self.device.type == "cpu":
             self.logger.info("wsolx: AMP on CPU uses bfloat16 autocast")
@@ -124,20 +152,30 @@ class Trainer:
         c = self.cfg
         self.train_set = build_dataset(c, c.data.train_split, train=True)
         self.val_set = build_dataset(c, c.data.val_split, train=False) if c.data.val_split else None
+        self.test_set = None
+        if c.final_test and c.data.test_split:
+            try:
+                self.test_set = build_dataset(c, c.data.test_split, train=False)
+            except ConfigError as exc:
+                raise ConfigError(f"{exc} (the test split is evaluated after training; --no-test skips it)") from None
+        self._check_eval_splits()
         self.model = build_model(c, self.train_set.num_classes).to(self.device)
         if c.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        check_input_sizes(self.model, c, self.device)
         self.optimizer = build_optimizer(self.model, c.optim)
         self.scheduler = build_scheduler(self.optimizer, c.optim)
         self.scaler = torch.amp.GradScaler("cuda", enabled=c.amp and self.device.type == "cuda")
         self.start_epoch = 0
         self.best: Dict[str, Any] = {}
+        self.best_val: Optional[Dict[str, Any]] = None
         self._resume()
         # Per-epoch summary.csv / TensorBoard (``cfg.loggers``), main process only.
         self.epoch_logs: Optional[EpochLogs] = None
         if self.is_main and c.loggers:
             self.epoch_logs = EpochLogs(c.loggers, self.out_dir, self.start_epoch, c.log_images_every,
                                         int(c.optim.epochs or 0))
+        self._stop = _SignalStop()
 
         self.step_module: nn.Module = LossModule(self.model)
         if self.dist.world_size > 1:
@@ -171,6 +209,43 @@ class Trainer:
         if len(self.loader) == 0:
             raise ConfigError(f"the training split {c.data.train_split!r} gives no batch on rank {self.dist.rank}")
 
+    # ------------------------------------------------------------------ checks
+    def _check_eval_splits(self) -> None:
+        """Every split evaluated later (val, test, their mask data set) exists, is readable and
+        has no label outside the training classes: checked before the first step."""
+        c = self.cfg
+        n = self.train_set.num_classes
+        sets = [ds for ds in (self.val_set, self.test_set) if ds is not None]
+        if c.data.mask_dataset:
+            for split, ds in ((c.data.val_split, self.val_set), (c.data.test_split, self.test_set)):
+                if ds is not None and not ds.has_masks:
+                    sets.append(build_dataset(c, split, train=False, dataset=c.data.mask_dataset))
+        for ds in sets:
+            bad = [(i, lab) for i, lab in zip(ds.image_ids, ds.labels) if not 0 <= lab < n]
+            if bad:
+                image_id, lab = bad[0]
+                raise ConfigError(
+                    f"{ds.metadata.directory / 'class_labels.txt'}: label {lab} of {image_id!r} is outside the "
+                    f"{n} classes of the training split ({self.train_set.metadata.directory}); "
+                    f"{len(bad)} image(s) of split {ds.split!r} are affected"
+                )
+
+    def _check_resume_config(self, stored: Any, path: str) -> None:
+        """Raise :class:`ConfigError` naming every setting that differs from the checkpoint's and
+        may not change on resume (see :data:`RESUME_MAY_CHANGE`)."""
+        if not isinstance(stored, dict):
+            raise CheckpointError(f"checkpoint {path!r} holds no config to resume with")
+        old, new = _flatten(stored), _flatten(self.cfg.to_dict())
+        changed = [k for k in sorted(set(old) & set(new)) if old[k] != new[k] and k not in RESUME_MAY_CHANGE]
+        if changed:
+            diffs = ", ".join(f"{k} {old[k]!r} -> {new[k]!r}" for k in changed[:6])
+            more = f" (+{len(changed) - 6} more)" if len(changed) > 6 else ""
+            raise ConfigError(
+                f"cannot resume from {path!r} with changed settings: {diffs}{more}; these cannot change on "
+                f"resume (pass the original values, e.g. --config {Path(path).parent / 'config.json'}, or "
+                "start a new run with another --out)"
+            )
+
     # ------------------------------------------------------------------ resume
     def _resume(self) -> None:
         path = self.cfg.resume
@@ -183,6 +258,10 @@ class Trainer:
                 return
             path = str(p)
         ckpt = load_checkpoint(path, map_location=self.device)
+        self._check_resume_config(ckpt.get("config"), str(path))
+        bad = non_finite_tensors(ckpt["model"])
+        if bad:
+            raise CheckpointError(f"checkpoint {path!r} holds NaN/inf weights in {len(bad)} tensor(s), e.g. {bad[0]!r}")
         try:
             self.model.load_state_dict(ckpt["model"])
         except RuntimeError as exc:
@@ -195,6 +274,7 @@ class Trainer:
             self.scaler.load_state_dict(ckpt["scaler"])
         self.start_epoch = int(ckpt["epoch"])
         self.best = dict(ckpt.get("best") or {})
+        self.best_val = ckpt.get("best_val")
         self.logger.info(f"wsolx: resumed from {path} after epoch {self.start_epoch}")
         self.logger.log("resume", checkpoint=str(path), epoch=self.start_epoch)
 
@@ -222,9 +302,9 @@ class Trainer:
             with autocast(self.device, c.amp):
                 loss, logits = self.step_module(images, labels)
             if not torch.isfinite(loss.detach()):
-                raise FloatingPointError(
-                    f"non-finite training loss {loss.item()} at epoch {epoch + 1}, step {step} "
-                    "(try a lower optim.lr)"
+                raise TrainingDiverged(
+                    f"training diverged: non-finite loss {loss.item()} at epoch {epoch + 1}, step {step} "
+                    f"with optim.lr {c.optim.lr:g}; lower it (--lr)"
                 )
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
@@ -275,6 +355,11 @@ class Trainer:
 
     def _save(self, name: str, epoch: int) -> None:
         if self.is_main:
+            with self._stop.deferred():  # a signal during the save acts after it
+                self._save_now(name, epoch)
+
+    def _save_now(self, name: str, epoch: int) -> None:
+        if self.is_main:
             save_checkpoint(
                 self.out_dir / name,
                 model=self.model,
@@ -284,16 +369,35 @@ class Trainer:
                 scheduler=self.scheduler,
                 scaler=self.scaler,
                 best=self.best,
+                extra={"best_val": _jsonable(self.best_val)},
             )
 
     # ------------------------------------------------------------------ the run
     def fit(self) -> TrainResult:
-        """Train from ``start_epoch`` to ``optim.epochs``, select by validation, test the best."""
+        """Train from ``start_epoch`` to ``optim.epochs``, select by validation, test the best.
+
+        Raises:
+            RunInterrupted: on SIGTERM / SIGINT (``last.pt`` holds the last completed epoch).
+        """
+        with self._stop.installed(self._interrupted):
+            return self._fit()
+
+    def _interrupted(self, signum: int) -> RunInterrupted:
+        name = signal.Signals(signum).name
+        last = self.out_dir / "last.pt"
+        if last.is_file():
+            hint = f"{last} holds the last completed epoch; continue with the same command and --resume"
+        else:
+            hint = "no epoch was completed, so nothing was saved; run the command again"
+        return RunInterrupted(f"stopped by {name}: {hint}", signum)
+
+    def _fit(self) -> TrainResult:
         c = self.cfg
         if self.is_main:
-            c.save(self.out_dir / "config.json")
-            if yaml_available():
-                c.save(self.out_dir / "config.yaml")
+            with self._stop.deferred():
+                c.save(self.out_dir / "config.json")
+                if yaml_available():
+                    c.save(self.out_dir / "config.yaml")
             self.logger.log(
                 "start",
                 config=c.to_dict(),
@@ -304,7 +408,7 @@ class Trainer:
             )
         history: List[Dict[str, Any]] = []
         epochs = int(c.optim.epochs)
-        best_val: Optional[Dict[str, Any]] = None
+        best_val: Optional[Dict[str, Any]] = self.best_val
         last_val: Optional[Dict[str, Any]] = None
         for epoch in range(self.start_epoch, epochs):
             rec: Dict[str, Any] = {"epoch": epoch + 1, **self.train_one_epoch(epoch)}
@@ -322,7 +426,7 @@ class Trainer:
                 if not self.best or score > self.best["score"] or math.isnan(self.best["score"]):
                     self.best = {"epoch": epoch + 1, "score": score, "metric": c.eval.select_metric,
                                  "variant": c.eval.select_variant}
-                    best_val = val
+                    best_val = self.best_val = val
                     self._save("best.pt", epoch + 1)
             elif self.val_set is None and last:
                 self.best = {"epoch": epoch + 1, "score": float("nan"), "metric": "last epoch", "variant": ""}
@@ -385,7 +489,7 @@ class Trainer:
             epoch = int(ckpt.get("epoch", 0))
         if val is None and self.val_set is not None:
             val = self.evaluate_split(self.cfg.data.val_split, f"val ({which})", self.val_set)
-        test = self.evaluate_split(self.cfg.data.test_split, "test")
+        test = self.evaluate_split(self.cfg.data.test_split, "test", self.test_set)
         if val is not None:
             add_val_threshold_metrics(test, val)
         tested = {"checkpoint": which, "epoch": epoch, "val": strip_curves(val)}
@@ -399,8 +503,62 @@ class Trainer:
 
 def write_metrics(path: Path, **sections: Any) -> None:
     """Write ``sections`` as indented JSON (curves included)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(_jsonable(sections), indent=2) + "\n")
+    write_file_atomic(path, (json.dumps(_jsonable(sections), indent=2) + "\n").encode())
+
+
+def _flatten(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (``model.method_kwargs`` stays one value)."""
+    out: Dict[str, Any] = {}
+    for k, v in d.items():
+        key = prefix + k
+        if isinstance(v, dict) and key != "model.method_kwargs":
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+class _SignalStop:
+    """Turns SIGTERM / SIGINT into an exception, except inside :meth:`deferred` sections (a
+    checkpoint save), where the signal takes effect right after the section."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self._make: Any = None
+        self._critical = 0
+        self._pending: Optional[int] = None
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self._critical:
+            self._pending = signum
+            return
+        raise self._make(signum)
+
+    @contextmanager
+    def installed(self, make_error: Any) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers can only be set from the main thread
+            return
+        self._make = make_error
+        old = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+            self._make = None
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._critical += 1
+        try:
+            yield
+        finally:
+            self._critical -= 1
+        if not self._critical and self._pending is not None and self._make is not None:
+            signum, self._pending = self._pending, None
+            raise self._make(signum)
 
 
 def _epoch_line(rec: Dict[str, Any], cfg: Config) -> str:

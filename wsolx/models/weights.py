@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping
 import torch
 from torch import Tensor
 
+from wsolx.errors import WsolxError
+from wsolx.serialization import load_error_reason, safe_load
+
 if TYPE_CHECKING:  # pragma: no cover
     from wsolx.models.base import WSOLModel
 
@@ -24,17 +27,32 @@ __all__ = ["PretrainedWeightsError", "read_state_dict", "load_pretrained_weights
 _SHOW = 12  # keys listed per category in error messages
 
 
-class PretrainedWeightsError(ValueError):
+class PretrainedWeightsError(WsolxError, ValueError):
     """The pretrained state dict does not match the model's trunk."""
 
 
 def read_state_dict(weights: Any) -> Dict[str, Tensor]:
     """A ``{name: tensor}`` state dict from a local file path or a mapping.
 
-    Accepts ``{"state_dict": ...}`` / ``{"model": ...}`` checkpoints and strips a ``module.``
-    prefix (DataParallel). URLs and torchvision ``WeightsEnum`` values are refused: wsolx never
-    downloads weights.
+    Accepts ``{"state_dict": ...}`` / ``{"model": ...}`` checkpoints (a wsolx checkpoint too: its
+    checksum is verified and its model state dict returned) and strips a ``module.`` prefix
+    (DataParallel). Files are read with ``weights_only=True`` (plus NumPy arrays): nothing in them
+    runs. URLs and torchvision ``WeightsEnum`` values are refused: wsolx never downloads weights.
+
+    Raises:
+        FileNotFoundError: no such file. PretrainedWeightsError: an unreadable, empty, truncated or
+        corrupt file, or one that holds no state dict of tensors.
     """
+    return _read_state_dict(weights)[0]
+
+
+def _is_wsolx_checkpoint(obj: Any) -> bool:
+    return isinstance(obj, Mapping) and "wsolx_version" in obj and "config" in obj and isinstance(obj.get("model"), Mapping)
+
+
+def _read_state_dict(weights: Any) -> "tuple[Dict[str, Tensor], bool]":
+    """:func:`read_state_dict` and whether the source was a wsolx checkpoint."""
+    from_wsolx = False
     if isinstance(weights, Mapping):
         obj: Any = weights
         where = "the given state dict"
@@ -44,11 +62,26 @@ def read_state_dict(weights: Any) -> Dict[str, Tensor]:
             raise ValueError(f"weights={path!r} looks like a URL; wsolx never downloads weights, pass a local file")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"weights file not found: {path!r}")
+        if os.path.getsize(path) == 0:
+            raise PretrainedWeightsError(f"weights file {path!r} is empty (0 bytes)")
         try:
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            try:
+                obj = safe_load(path, map_location="cpu", mmap=True)
+            except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
+                obj = safe_load(path, map_location="cpu")
+        except Exception as exc:  # noqa: BLE001 - any unpickling problem means an unusable file
+            raise PretrainedWeightsError(
+                f"weights file {path!r} could not be read as a torch state dict (truncated, corrupt or "
+                f"another format): {load_error_reason(exc)}"
+            ) from None
         where = repr(path)
+        if _is_wsolx_checkpoint(obj):
+            from wsolx.engine.checkpoint import content_digest
+
+            stored = obj.get("checksum")
+            if isinstance(stored, Mapping) and stored.get("sha256") != content_digest(obj):
+                raise PretrainedWeightsError(f"weights file {path!r} is a corrupt wsolx checkpoint (checksum mismatch)")
+            from_wsolx = True
     else:
         raise TypeError(
             "weights must be a local file path or a state dict (torchvision WeightsEnum values are not "
@@ -65,7 +98,7 @@ def read_state_dict(weights: Any) -> Dict[str, Tensor]:
     sd = dict(obj)
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
-    return sd
+    return sd, from_wsolx
 
 
 def _fmt(keys: List[str]) -> str:
@@ -83,9 +116,12 @@ def load_pretrained_weights(model: "WSOLModel", weights: Any) -> None:
     Raises:
         PretrainedWeightsError: missing / unexpected / mis-shaped keys, all listed.
     """
-    sd = read_state_dict(weights)
+    sd, from_wsolx = _read_state_dict(weights)
     drop = tuple(model.pretrained_drop_prefixes)
-    sd = {k: v for k, v in sd.items() if not k.startswith(drop)}
+    if from_wsolx:  # a wsolx checkpoint: its trunk initialises this model's trunk; heads stay new
+        sd = {k: v for k, v in sd.items() if model.is_pretrained_key(k)}
+    else:
+        sd = {k: v for k, v in sd.items() if not k.startswith(drop)}
     own = {k: v for k, v in model.state_dict().items() if model.is_pretrained_key(k)}
     # Checkpoints older than PyTorch 0.4.1 (e.g. torchvision's original .pth files) have no
     # BatchNorm ``num_batches_tracked`` buffers; those default to 0.

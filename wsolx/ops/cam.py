@@ -22,7 +22,8 @@ def cam(features: Tensor, fc_weight: Tensor, labels: Tensor, clamp_negative: boo
         clamp_negative: apply Negative Weight Clamping.
 
     Returns:
-        ``(B, h, w)`` raw CAMs in the features' dtype.
+        ``(B, h, w)`` raw CAMs in the features' dtype; integer (or bool) features are computed in
+        the weights' floating dtype (never by casting the weights to integers).
     """
     if features.dim() != 4:
         raise ValueError(f"cam: features must be (B, K, h, w), got shape {tuple(features.shape)}")
@@ -38,7 +39,12 @@ def cam(features: Tensor, fc_weight: Tensor, labels: Tensor, clamp_negative: boo
         raise TypeError(f"cam: labels must be integers, got {labels.dtype}")
     if not torch.compiler.is_compiling() and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= fc_weight.size(0)):
         raise ValueError(f"cam: labels must lie in [0, {fc_weight.size(0)}), got {labels.tolist()}")
-    w = fc_weight.to(device=features.device, dtype=features.dtype)[labels.to(features.device)]  # (B, K)
+    if features.is_floating_point():
+        dtype = features.dtype
+    else:
+        dtype = fc_weight.dtype if fc_weight.is_floating_point() else torch.get_default_dtype()
+        features = features.to(dtype)
+    w = fc_weight.to(device=features.device, dtype=dtype)[labels.to(features.device)]  # (B, K)
     if clamp_negative:
         w = w.clamp_min(0)
     return torch.einsum("bk,bkhw->bhw", w, features)

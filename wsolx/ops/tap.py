@@ -48,19 +48,22 @@ def tap_pool_reference(x: Tensor, theta: float = 0.1) -> Tensor:
         theta: threshold ratio in ``[0, 1]``.
 
     Returns:
-        ``(B, C)`` pooled features in ``x.dtype`` (accumulated in float32, float64 for float64).
+        ``(B, C)`` pooled features in ``x.dtype`` (thresholds in float32, float64 for float64;
+        sums in float64, counts in int64).
     """
     _check_tap_args(x, theta)
     acc = torch.float64 if x.dtype == torch.float64 else torch.float32
     xf = x.to(acc)
     if x.size(0) * x.size(1) == 0:
-        return x.new_zeros((x.size(0), x.size(1)))
+        return x.sum(dim=(2, 3))  # (B, C) with no element, still connected to autograd
     mx = xf.amax(dim=(2, 3), keepdim=True)
     tau = mx * torch.tensor(theta, dtype=acc, device=x.device)
     keep = xf > tau
-    count = keep.sum(dim=(2, 3), dtype=acc)
-    total = torch.where(keep, xf, torch.zeros((), dtype=acc, device=x.device)).sum(dim=(2, 3))
-    y = total / count.clamp_min(1.0)
+    # The sum is taken in float64 and the count in int64 (as the kernels do), so the result stays
+    # at the rounding of x's dtype for any plane size.
+    count = keep.sum(dim=(2, 3))
+    total = torch.where(keep, xf, torch.zeros((), dtype=acc, device=x.device)).sum(dim=(2, 3), dtype=torch.float64)
+    y = total / count.clamp_min(1).to(torch.float64)
     y = torch.where(torch.isnan(mx.flatten(2).squeeze(2)), torch.full_like(y, float("nan")), y)
     return y.to(x.dtype)
 
@@ -86,6 +89,19 @@ def _mask_shape(x: Tensor) -> Tuple[int, int, int]:
     return (B, C, (H * W + 7) // 8)
 
 
+def _unpack_keep(mask: Tensor, x: Tensor) -> Tensor:
+    """The ``(B, C, H, W)`` 0/1 keep mask (uint8, in ``x``'s layout) from the packed bits of
+    ``tap_forward`` (see :func:`_mask_shape`)."""
+    B, C, H, W = x.shape
+    shifts = torch.arange(8, dtype=torch.uint8, device=mask.device)
+    bits = torch.bitwise_and(torch.bitwise_right_shift(mask.unsqueeze(-1), shifts), 1)  # (B, R, N, 8)
+    if _memory_format(x) == torch.channels_last:
+        keep = bits.reshape(B, H * W, -1)[:, :, :C].permute(0, 2, 1)
+    else:
+        keep = bits.reshape(B, C, -1)[:, :, : H * W]
+    return keep.reshape(B, C, H, W)
+
+
 def _register_extension_ops() -> None:
     @torch.library.register_fake("wsolx::tap_forward")
     def _tap_forward_fake(x: Tensor, theta: float):
@@ -109,6 +125,24 @@ def _register_extension_ops() -> None:
         return torch.ops.wsolx.tap_backward(grad_y.contiguous(), mask, count, x), None
 
     torch.library.register_autograd("wsolx::tap_forward", _backward, setup_context=_setup_context)
+
+    # tap_backward is linear in its incoming gradient: dx = grad[b, c] * keep / max(count, 1).
+    # Its own derivative (double backward) is grad_grad[b, c] = sum(ggx * keep) / max(count, 1);
+    # nothing flows to the mask, the count or x (whose values it never reads).
+    def _setup_backward_context(ctx, inputs, output) -> None:
+        grad, mask, count, x = inputs
+        ctx.save_for_backward(mask, count, x)
+        ctx.grad_dtype = grad.dtype
+
+    def _backward_backward(ctx, ggx: Tensor):
+        mask, count, x = ctx.saved_tensors
+        keep = _unpack_keep(mask, x).to(count.dtype)
+        gg = (ggx.to(count.dtype) * keep).sum(dim=(2, 3)) / count.clamp_min(1)
+        return gg.to(ctx.grad_dtype), None, None, None
+
+    torch.library.register_autograd(
+        "wsolx::tap_backward", _backward_backward, setup_context=_setup_backward_context
+    )
 
 
 if has_extension():

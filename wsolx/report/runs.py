@@ -17,12 +17,14 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from wsolx.errors import WsolxError
+
 __all__ = ["RunData", "RunError", "load_run", "run_from_eval", "history_records", "val_chosen", "variant_label"]
 
 PathLike = Union[str, Path]
 
 
-class RunError(ValueError):
+class RunError(WsolxError, ValueError):
     """A path that is not a run the report can read; the message names it."""
 
 

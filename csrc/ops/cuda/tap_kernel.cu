@@ -2,6 +2,8 @@
 //  * NCHW: one warp per (b, c) plane; lanes stride over HW (coalesced), warp-shuffle reductions.
 //    The second (thresholded sum) pass re-reads the plane from L1/L2.
 //  * NHWC: one thread per (b, 8 channels), i.e. per mask byte.
+//  * Sums are accumulated in float64 and counts in int64 (as the CPU kernel), so float32/16/bf16
+//    results stay at float32 rounding for any plane size.
 //  * Both write the packed keep bits (tap.h::tap_mask_shape); the backward reads only those bits,
 //    one element per thread, grid-stride.
 #include <ATen/Dispatch.h>
@@ -29,8 +31,8 @@ __device__ __forceinline__ acc_t warp_max(acc_t v) {
   return v;
 }
 
-template <typename acc_t>
-__device__ __forceinline__ acc_t warp_sum(acc_t v) {
+template <typename T>
+__device__ __forceinline__ T warp_sum(T v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
@@ -54,24 +56,25 @@ __global__ void tap_forward_nchw_kernel(const scalar_t* __restrict__ x, int64_t 
     mx = warp_max(mx);
     nan = __any_sync(0xffffffffu, nan);
     const acc_t t = nan ? std::numeric_limits<acc_t>::quiet_NaN() : theta * mx;
-    acc_t sum = 0, cnt = 0;
+    double sum = 0;
+    long long cnt = 0;
     uint8_t* mp = mask + p * row;
     // All lanes run the same number of iterations so the ballot covers 32 consecutive elements.
     for (int64_t base = 0; base < hw; base += 32) {
       const int64_t i = base + lane;
       const acc_t v = i < hw ? static_cast<acc_t>(xp[i]) : acc_t(0);
       const bool k = i < hw && v > t;
-      sum += k ? v : acc_t(0);
-      cnt += k ? acc_t(1) : acc_t(0);
+      sum += k ? static_cast<double>(v) : 0.0;
+      cnt += k;
       const unsigned bits = __ballot_sync(0xffffffffu, k);
       if (lane < 4 && base / 8 + lane < row) mp[base / 8 + lane] = static_cast<uint8_t>(bits >> (8 * lane));
     }
     sum = warp_sum(sum);
     cnt = warp_sum(cnt);
     if (lane == 0) {
-      count[p] = cnt;
-      y[p] = static_cast<scalar_t>(nan ? std::numeric_limits<acc_t>::quiet_NaN()
-                                       : sum / (cnt > acc_t(1) ? cnt : acc_t(1)));
+      count[p] = static_cast<acc_t>(cnt);
+      y[p] = static_cast<scalar_t>(nan ? std::numeric_limits<double>::quiet_NaN()
+                                       : sum / static_cast<double>(cnt > 1 ? cnt : 1));
     }
   }
 }
@@ -89,7 +92,9 @@ __global__ void tap_forward_nhwc_kernel(const scalar_t* __restrict__ x, int64_t 
     const int64_t c0 = g * 8;
     const int nc = static_cast<int>(channels - c0 < 8 ? channels - c0 : 8);
     const scalar_t* xb = x + b * hw * channels + c0;
-    acc_t mx[8], sum[8], cnt[8], t[8];
+    acc_t mx[8], t[8];
+    double sum[8];
+    long long cnt[8];
     bool nan[8];
     for (int c = 0; c < 8; ++c) {
       mx[c] = -std::numeric_limits<acc_t>::infinity();
@@ -111,17 +116,17 @@ __global__ void tap_forward_nhwc_kernel(const scalar_t* __restrict__ x, int64_t 
       for (int c = 0; c < nc; ++c) {
         const acc_t v = static_cast<acc_t>(xb[i * channels + c]);
         const bool k = v > t[c];
-        sum[c] += k ? v : acc_t(0);
-        cnt[c] += k ? acc_t(1) : acc_t(0);
+        sum[c] += k ? static_cast<double>(v) : 0.0;
+        cnt[c] += k;
         bits |= static_cast<unsigned>(k) << c;
       }
       mb[i * groups] = static_cast<uint8_t>(bits);
     }
     for (int c = 0; c < nc; ++c) {
       const int64_t out = b * channels + c0 + c;
-      count[out] = cnt[c];
-      y[out] = static_cast<scalar_t>(nan[c] ? std::numeric_limits<acc_t>::quiet_NaN()
-                                            : sum[c] / (cnt[c] > acc_t(1) ? cnt[c] : acc_t(1)));
+      count[out] = static_cast<acc_t>(cnt[c]);
+      y[out] = static_cast<scalar_t>(nan[c] ? std::numeric_limits<double>::quiet_NaN()
+                                            : sum[c] / static_cast<double>(cnt[c] > 1 ? cnt[c] : 1));
     }
   }
 }
