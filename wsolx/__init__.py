@@ -6,6 +6,7 @@ Implements "Rethinking Class Activation Mapping for Weakly Supervised Object Loc
 
 from wsolx._ext import backend, backend_info, has_extension
 from wsolx.ops import MultiBoxes, TAPool, cam, cam_boxes, scoremap_boxes, tap_pool
+from wsolx.adapters import Localization, localize, swap_pooling
 
 __version__ = "0.1.0"
 
@@ -16,6 +17,9 @@ __all__ = [
     "cam_boxes",
     "scoremap_boxes",
     "MultiBoxes",
+    "localize",
+    "Localization",
+    "swap_pooling",
     "backend",
     "backend_info",
     "has_extension",
