@@ -44,6 +44,11 @@ def main(argv: list) -> int:
                 for other in ("opencv", "fallback"):
                     if other in times:
                         rows.append((group, f"{other} / {kernel}", times[other] / times[kernel], times[kernel]))
+        elif group.startswith("eval-maps"):
+            for kernel in ("wsolx-cpu", "wsolx-cuda"):
+                if kernel in times and "transcription" in times:
+                    rows.append((group, f"transcription / {kernel}", times["transcription"] / times[kernel],
+                                 times[kernel]))
         elif group.startswith("train step") and {"tap", "gap"} <= set(times):
             rows.append((group, "tap / gap", times["tap"] / times["gap"], times["tap"]))
         else:
