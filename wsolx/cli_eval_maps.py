@@ -59,6 +59,7 @@ def add_eval_maps_parser(sub: Any) -> argparse.ArgumentParser:
     g = s.add_argument_group("run and output")
     g.add_argument("--batch-size", type=int, default=64, help="maps per batch (default 64)")
     g.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    g.add_argument("--workers", type=int, default=4, help="threads reading the .npy files ahead (default 4)")
     g.add_argument("--out", help="JSON file of every number and curve")
     g.add_argument("--report", help="folder for the HTML report")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -91,7 +92,7 @@ def cmd_eval_maps(a: argparse.Namespace) -> int:
             cam_curve_interval=a.cam_curve_interval, iou_thresholds=_iou_list(a.iou_thresholds),
             multi_contour=a.multi_contour, multi_iou=a.multi_iou, fixed_threshold=a.fixed_threshold,
             percentile=a.percentile, normalize=a.normalize, predictions=a.predictions, batch_size=a.batch_size,
-            device=a.device, progress=not a.quiet,
+            device=a.device, progress=not a.quiet, workers=a.workers,
         )
     except (ValueError, RuntimeError) as exc:  # bad input: one line naming the file / setting
         raise _UsageError(exc.args[0] if exc.args else str(exc)) from exc

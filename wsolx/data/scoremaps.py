@@ -16,9 +16,11 @@ Every error is one line naming the file (and line) or the image id at fault.
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
@@ -98,6 +100,7 @@ def iter_scoremaps(
     *,
     id_lines: Optional[Dict[str, int]] = None,
     image_ids_file: Optional[PathLike] = None,
+    workers: int = 4,
 ) -> Iterator[ScoremapItem]:
     """Yield one checked :class:`ScoremapItem` per image id of the split.
 
@@ -106,6 +109,7 @@ def iter_scoremaps(
             iterable of ``(image_id, array)`` pairs (evaluated in its own order).
         image_ids: the split's image ids (metadata order).
         id_lines / image_ids_file: line numbers of the ids, for the error messages.
+        workers: threads reading ``.npy`` files ahead (folder source; 0: read in the caller).
 
     Raises:
         FileNotFoundError: a missing ``.npy`` file. ValueError: a map that is not 2-D, empty, not
@@ -122,9 +126,29 @@ def iter_scoremaps(
         root = Path(source)
         if not root.is_dir():
             raise FileNotFoundError(f"score map folder not found: {root}")
-        for image_id in image_ids:
+
+        def load(image_id: str) -> ScoremapItem:
             path = root / f"{image_id}.npy"
-            yield ScoremapItem(image_id, check_scoremap(_load_npy(path, image_id, where(image_id)), str(path)), str(path))
+            return ScoremapItem(image_id, check_scoremap(_load_npy(path, image_id, where(image_id)), str(path)), str(path))
+
+        if workers <= 0:
+            for image_id in image_ids:
+                yield load(image_id)
+            return
+        # Read ahead with a bounded window (file reads release the GIL); errors surface in order.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            window: Deque[Future] = deque()
+            ids = iter(image_ids)
+            for image_id in ids:
+                window.append(pool.submit(load, image_id))
+                if len(window) >= 4 * workers:
+                    break
+            while window:
+                item = window.popleft().result()
+                nxt = next(ids, None)
+                if nxt is not None:
+                    window.append(pool.submit(load, nxt))
+                yield item
         return
 
     known = set(image_ids)

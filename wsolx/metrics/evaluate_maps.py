@@ -246,6 +246,7 @@ def evaluate_scoremaps(
     batch_size: int = 64,
     device: Optional[Union[str, torch.device]] = None,
     progress: bool = False,
+    workers: int = 4,
 ) -> Dict[str, Any]:
     """Localisation metrics of saved score maps against the ground truth of a metadata split.
 
@@ -265,6 +266,7 @@ def evaluate_scoremaps(
         batch_size: maps per batch on ``device``.
         device: where the boxes are computed (default CPU).
         progress: tqdm bar.
+        workers: threads reading ``.npy`` files ahead (0: none).
 
     Returns:
         ``{"dataset", "split", "num_images", "settings", "thresholds", "official", "official_metric",
@@ -329,7 +331,8 @@ def evaluate_scoremaps(
                 pixels.update(s[have] if len(have) < len(ids) else s, m, g)
 
     batcher = _Batcher(int(batch_size))
-    items = iter_scoremaps(scoremaps, data.image_ids, id_lines=data.id_lines, image_ids_file=data.image_ids_file)
+    items = iter_scoremaps(scoremaps, data.image_ids, id_lines=data.id_lines, image_ids_file=data.image_ids_file,
+                           workers=int(workers))
     bar = tqdm(items, total=len(data.image_ids), desc="eval-maps", disable=not progress, leave=False, dynamic_ncols=True)
     n = 0
     for item in bar:
