@@ -71,10 +71,11 @@ def test_transcription_on_hand_cases():
     assert oe.scale_box((7, 7, 19, 19), (20, 20), (16, 16)) == (5, 5, 15, 15)  # int(5.6) = 5
 
 
+@pytest.mark.parametrize("workers", [0, 2])
 @pytest.mark.parametrize("preset,expected", [("wsolevaluation-cli", 100 / 3), ("wsolevaluation", 400 / 9)])
-def test_hand_cases_match_the_official_rules(hand, preset, expected):
+def test_hand_cases_match_the_official_rules(hand, preset, expected, workers):
     res = evaluate_scoremaps(hand / "maps", metadata_root=hand / "metadata", dataset="HAND", image_size=SIZE,
-                             preset=preset, cam_curve_interval=0.25)
+                             preset=preset, cam_curve_interval=0.25, workers=workers)
     assert res["official"] == pytest.approx(expected)
     assert res["MaxBoxAcc"] == pytest.approx(100 / 3) and res["best_threshold"] == 0.0
     assert res["GT-known Loc"] == pytest.approx(100 / 3)
