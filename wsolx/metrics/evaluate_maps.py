@@ -311,7 +311,9 @@ def evaluate_scoremaps(
 
     def run(raw: bool, group: List[ScoremapItem]) -> None:
         x = torch.from_numpy(np.stack([it.array for it in group])).to(dev)
-        s = upsample_scoremaps(x, (size, size), normalize=True) if raw else x.to(torch.float64)
+        # Raw CAMs become score maps in the box op (fused); PxAP needs the score maps themselves.
+        s = upsample_scoremaps(x, (size, size), normalize=True) if raw and pixels is not None else x
+        normalize = raw and pixels is None
         ids = [it.image_id for it in group]
         if boxes is not None:
             gt, counts = data.boxes.gt_boxes_batch([data.box_index[i] for i in ids], dtype=torch.float64)
@@ -323,7 +325,7 @@ def evaluate_scoremaps(
                 pred = torch.full((len(ids), k), -1, dtype=torch.int64)
                 for r, i in enumerate(ids):
                     pred[r, : len(preds[i])] = torch.tensor(preds[i], dtype=torch.int64)
-            boxes.update(s, gt, valid, labels=lab, predictions=pred)
+            boxes.update(s, gt, valid, image_size=(size, size), normalize=normalize, labels=lab, predictions=pred)
         if pixels is not None:
             have = [r for r, i in enumerate(ids) if i in data.mask_index]
             if have:

@@ -25,22 +25,19 @@ V1_IOU_THRESHOLD = 0.5
 
 
 def largest_and_all_boxes(
-    scoremaps: Tensor, thresholds: Tensor, *, percentile: float, multi_box: bool
+    maps: Tensor, thresholds: Tensor, *, image_size: Tuple[int, int], normalize: bool, percentile: float,
+    multi_box: bool,
 ) -> Tuple[Tensor, Optional[Tuple[Tensor, Tensor]]]:
     """Largest box ``(N, T, 4)`` and, with ``multi_box``, ``(boxes (M, 4), counts (N, T))`` of every
-    contour, of ``(N, H, W)`` score maps in ``[0, 1]`` used as they are (``normalize=False``)."""
-    from wsolx import ops
+    contour. ``maps``: raw CAMs (``normalize=True``: upsampled and normalised in the box op) or
+    ``(N, H, W)`` score maps in ``[0, 1]`` used as they are (``normalize=False``)."""
+    from wsolx.ops import cam_boxes, cam_boxes_both
 
-    size = (int(scoremaps.size(1)), int(scoremaps.size(2)))
-    both = getattr(ops, "cam_boxes_both", None)
-    if multi_box and both is not None:
-        largest, multi = both(scoremaps, thresholds, image_size=size, percentile=percentile, normalize=False)
+    kw = dict(image_size=image_size, percentile=percentile, normalize=normalize)
+    if multi_box:
+        largest, multi = cam_boxes_both(maps, thresholds, **kw)
         return largest, (multi.boxes, multi.counts)
-    largest = ops.cam_boxes(scoremaps, thresholds, image_size=size, percentile=percentile, normalize=False)
-    if not multi_box:
-        return largest, None
-    mb = ops.cam_boxes(scoremaps, thresholds, image_size=size, percentile=percentile, multi_box=True, normalize=False)
-    return largest, (mb.boxes, mb.counts)
+    return cam_boxes(maps, thresholds, **kw), None
 
 
 class ScoremapBoxCounter(CounterMetric):
@@ -90,21 +87,28 @@ class ScoremapBoxCounter(CounterMetric):
         gt_boxes: Tensor,
         gt_valid: Tensor,
         *,
+        image_size: Optional[Tuple[int, int]] = None,
+        normalize: bool = False,
         labels: Optional[Tensor] = None,
         predictions: Optional[Tensor] = None,
     ) -> None:
         """Accumulate a batch.
 
         Args:
-            scoremaps: ``(B, H, W)`` float64 score maps in ``[0, 1]`` (image frame).
-            gt_boxes: ``(B, G, 4)`` ground truth in the same frame; ``gt_valid`` ``(B, G)`` bool.
+            scoremaps: ``(B, H, W)`` float64 score maps in ``[0, 1]`` (image frame), or with
+                ``normalize`` raw ``(B, h, w)`` CAMs (the box op upsamples and normalises them).
+            gt_boxes: ``(B, G, 4)`` ground truth in the image frame; ``gt_valid`` ``(B, G)`` bool.
+            image_size: ``(H, W)`` of the image frame (default: the maps' size).
+            normalize: the maps are raw CAMs (see ``scoremaps``).
             labels: ``(B,)`` ground-truth classes (with ``predictions``).
             predictions: ``(B, K)`` predicted classes, best first, ``-1`` padding.
         """
         device = self._adopt_device(scoremaps)
         b, t = scoremaps.size(0), len(self.thresholds)
         gt, valid = gt_boxes.to(device), gt_valid.to(device)
-        largest, multi = largest_and_all_boxes(scoremaps, self._all, percentile=self.percentile, multi_box=self.multi_box)
+        size = image_size if image_size is not None else (int(scoremaps.size(1)), int(scoremaps.size(2)))
+        largest, multi = largest_and_all_boxes(scoremaps, self._all, image_size=size, normalize=normalize,
+                                               percentile=self.percentile, multi_box=self.multi_box)
         iou = box_iou(largest.to(device)[:, :, None, :], gt[:, None, :, :])  # (B, T + 1, G)
         score1 = iou.masked_fill(~valid[:, None, :], -1.0).amax(2)
         self._counters["v1_correct"] += (score1[:, :t] >= V1_IOU_THRESHOLD).sum(0)
