@@ -323,3 +323,17 @@ def test_any_map_size_and_device_batches(hand):
     gt = HAND_GT
     curves = oe.box_accuracy(full, gt, np.arange(0, 1, 0.05), [30, 50, 70], True)
     assert res["official"] == oe.headline(curves, True)
+
+
+def test_mask_settings_errors(synth, tmp_path):
+    from wsolx.data import load_metadata
+
+    meta = load_metadata(synth / "metadata" / "SYNTH" / "test")
+    maps = random_maps(meta.image_ids, 32)
+    kw = dict(metadata_root=synth / "metadata", dataset="SYNTH", image_size=32, cam_curve_interval=0.1)
+    with pytest.raises(ValueError, match=r"data set 'SYNTH_MASK' has masks: give the folder .*--mask-root"):
+        evaluate_scoremaps(maps, mask_dataset="SYNTH_MASK", **kw)
+    with pytest.raises(FileNotFoundError, match="mask file not found"):
+        evaluate_scoremaps(maps, mask_dataset="SYNTH_MASK", mask_root=tmp_path, **kw)
+    with pytest.raises(ValueError, match=r"mask data set 'SYNTH': .*localization.txt has no 'path,mask_path,ignore_path' rows"):
+        evaluate_scoremaps(maps, mask_dataset="SYNTH", mask_root=synth, **kw)
