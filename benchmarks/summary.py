@@ -41,7 +41,7 @@ def main(argv: list) -> int:
             for kernel in ("wsolx-cpu", "wsolx-cuda"):
                 if kernel not in times:
                     continue
-                for other in ("opencv", "fallback"):
+                for other in ("opencv", "official", "fallback"):
                     if other in times:
                         rows.append((group, f"{other} / {kernel}", times[other] / times[kernel], times[kernel]))
         elif group.startswith("eval-maps"):

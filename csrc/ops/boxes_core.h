@@ -380,8 +380,8 @@ class MapBoxes {
                             bool normalize) {
     double* out = reinterpret_cast<double*>(comp_);  // 8 (hw + 1) doubles with acc_ behind it
     double* rows = out + hw_;
-    cubic::resize_map(cam, h, w, H_, W_, tx, ty, rows, out);
-    return cubic::normalize_quantize(out, hw_, normalize, q_);
+    const cubic::MapStats st = cubic::resize_map(cam, h, w, H_, W_, tx, ty, rows, out);
+    return cubic::normalize_quantize(out, hw_, normalize, st, q_);
   }
 
   // Steps 4-8 on the quantised map (quantize_cam first). single: emit.best(j, box) once per

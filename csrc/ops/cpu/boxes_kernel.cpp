@@ -162,8 +162,9 @@ at::Tensor resize_cubic_cpu(const at::Tensor& cams_in, int64_t height, int64_t w
     at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
       std::vector<double> rows(static_cast<size_t>(cubic::resize_scratch_doubles(W)));
       for (int64_t n = begin; n < end; ++n) {
-        cubic::resize_map(cp + n * h * w, h, w, H, W, tx.data(), ty.data(), rows.data(), op + n * H * W);
-        if (normalize) cubic::normalize_map(op + n * H * W, H * W);
+        const cubic::MapStats st =
+            cubic::resize_map(cp + n * h * w, h, w, H, W, tx.data(), ty.data(), rows.data(), op + n * H * W);
+        if (normalize) cubic::normalize_map(op + n * H * W, H * W, st);
       }
     });
   });
