@@ -18,7 +18,7 @@ import pytest
 
 cv2 = pytest.importorskip("cv2")
 from cam_cases import KINDS, random_scoremaps  # noqa: E402
-from protocol_cv2 import protocol_boxes  # noqa: E402
+from protocol_cv2 import protocol_cam_boxes  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DRIVER = os.path.join(ROOT, "tests", "native", "boxes_core_driver.cpp")
@@ -41,11 +41,14 @@ def driver(request, tmp_path_factory) -> str:
     return exe
 
 
-def run_driver(exe: str, tmp_path, maps: np.ndarray, thresholds, percentile: float, multi: bool) -> list:
+def run_driver(
+    exe: str, tmp_path, maps: np.ndarray, image_size, thresholds, percentile: float, multi: bool, paper: bool = False
+) -> list:
     n, h, w = maps.shape
     src, dst = tmp_path / "in.bin", tmp_path / "out.bin"
     with open(src, "wb") as f:
-        f.write(np.array([n, h, w, len(thresholds), int(multi)], dtype=np.int32).tobytes())
+        hdr = [n, h, w, image_size[0], image_size[1], len(thresholds), int(multi), 1, int(paper)]
+        f.write(np.array(hdr, dtype=np.int32).tobytes())
         f.write(np.ascontiguousarray(maps, dtype=np.float32).tobytes())
         f.write(np.asarray(thresholds, dtype=np.float64).tobytes())
         f.write(np.array([percentile], dtype=np.float64).tobytes())
@@ -69,17 +72,32 @@ SIZES = [(1, 1), (1, 9), (6, 1), (3, 4), (7, 5), (31, 17), (64, 64), (100, 37), 
 THRESHOLDS = {"arange100": list(np.arange(0, 1, 0.01)), "edge": [-0.5, 0.0, 0.3, 0.3, 0.999, 1.0, 2.0]}
 
 
+def check_driver(driver, tmp_path, maps, image_size, thresholds, percentile, paper=False):
+    single = run_driver(driver, tmp_path, maps, image_size, thresholds, percentile, False, paper)
+    multi = run_driver(driver, tmp_path, maps, image_size, thresholds, percentile, True, paper)
+    rule = "paper" if paper else "protocol"
+    for i in range(maps.shape[0]):
+        ref_single = protocol_cam_boxes(maps[i], image_size, thresholds, percentile, False, box_rule=rule)
+        ref_multi = protocol_cam_boxes(maps[i], image_size, thresholds, percentile, True, box_rule=rule)
+        assert single[i] == [b[0] for b in ref_single], f"map {i} single"
+        assert multi[i] == [sorted(map(tuple, b)) for b in ref_multi], f"map {i} multi"
+
+
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("percentile", [100.0, 90.0])
 @pytest.mark.parametrize("thr", sorted(THRESHOLDS))
 def test_header_configs_match_protocol(driver, tmp_path, size, percentile, thr):
+    """Score maps at the image size (the copy path of the resize)."""
     n = 2 * len(KINDS) if size[0] * size[1] <= 4096 else len(KINDS)
     maps = random_scoremaps(n, size, seed=7 + size[0] * 31 + size[1], kinds=list(KINDS))
-    thresholds = THRESHOLDS[thr]
-    single = run_driver(driver, tmp_path, maps, thresholds, percentile, multi=False)
-    multi = run_driver(driver, tmp_path, maps, thresholds, percentile, multi=True)
-    for i in range(n):
-        ref_single = protocol_boxes(maps[i], thresholds, percentile, multi_box=False)
-        ref_multi = protocol_boxes(maps[i], thresholds, percentile, multi_box=True)
-        assert single[i] == [b[0] for b in ref_single], f"map {i} single"
-        assert multi[i] == [sorted(map(tuple, b)) for b in ref_multi], f"map {i} multi"
+    check_driver(driver, tmp_path, maps, size, THRESHOLDS[thr], percentile)
+
+
+@pytest.mark.parametrize(
+    "cam_size,image_size", [((14, 14), (224, 224)), ((7, 9), (60, 44)), ((1, 5), (9, 30)), ((40, 33), (17, 21))]
+)
+@pytest.mark.parametrize("paper", [False, True])
+def test_header_configs_resize_match_protocol(driver, tmp_path, cam_size, image_size, paper):
+    """Raw CAMs resized inside the header (cv2.resize float64 INTER_CUBIC), both box rules."""
+    maps = random_scoremaps(12, cam_size, seed=3 + cam_size[0], kinds=["blobs", "noise", "cam14", "binary_noise"])
+    check_driver(driver, tmp_path, maps, image_size, THRESHOLDS["arange100"], 100.0, paper)

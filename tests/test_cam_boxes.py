@@ -9,11 +9,11 @@ import torch
 
 import wsolx
 from wsolx.ops._boxes_reference import scoremap_boxes_reference
-from wsolx.ops.boxes import MultiBoxes, cam_boxes, scoremap_boxes, upsample_cams
+from wsolx.ops.boxes import MultiBoxes, cam_boxes, scoremap_boxes
 
 cv2 = pytest.importorskip("cv2")
 from cam_cases import KINDS, random_scoremaps  # noqa: E402
-from protocol_cv2 import protocol_boxes  # noqa: E402
+from protocol_cv2 import protocol_boxes, protocol_cam_boxes  # noqa: E402
 
 needs_ext = pytest.mark.skipif(not wsolx.has_extension(), reason="wsolx._C not built")
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() and wsolx.has_extension() else [])
@@ -90,19 +90,14 @@ def test_kernel_equals_fallback(device):
 
 
 def test_cam_boxes_upsamples_like_protocol():
-    """Raw 14x14 CAMs: identical to the protocol applied to the same bicubic upsampling, and to
-    cv2.resize up to float rounding (about 1e-5 of the quantised pixels differ by one level)."""
+    """Raw 14x14 CAMs: identical to the protocol's cv2.resize(float64, INTER_CUBIC) pipeline."""
     cams = torch.from_numpy(random_scoremaps(12, (14, 14), seed=2, kinds=["blobs", "cam14"]))
     thresholds = np.arange(0, 1, 0.01)
     got = cam_boxes(cams, thresholds, image_size=(224, 224))
     assert got.shape == (12, 100, 4) and got.dtype == torch.int64
-    up = upsample_cams(cams, (224, 224)).numpy()
-    agree = 0
     for n in range(12):
-        assert got[n].tolist() == [b[0] for b in protocol_boxes(up[n], thresholds)]
-        resized = cv2.resize(cams[n].numpy(), (224, 224), interpolation=cv2.INTER_CUBIC)
-        agree += sum(a == b[0] for a, b in zip(got[n].tolist(), protocol_boxes(resized, thresholds)))
-    assert agree >= 0.98 * 12 * 100
+        expected = [b[0] for b in protocol_cam_boxes(cams[n].numpy(), (224, 224), thresholds)]
+        assert got[n].tolist() == expected, n
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
@@ -143,24 +138,28 @@ def test_cam_boxes_bad_inputs():
         cam_boxes(torch.rand(1, 14, 14), [0.5], image_size=(0, 5))
 
 
+OP_ARGS = (224, 224, 100.0, True, "protocol")
+
+
 @needs_ext
 def test_op_checks_in_cpp():
-    with pytest.raises(RuntimeError, match="float32"):
-        torch.ops.wsolx.scoremap_boxes(torch.rand(1, 4, 4).double(), torch.tensor([0.5], dtype=torch.float64), 100.0)
+    thr = torch.tensor([0.5], dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="float32 or float64"):
+        torch.ops.wsolx.cam_boxes(torch.rand(1, 4, 4).half(), thr, *OP_ARGS)
     with pytest.raises(RuntimeError, match="float64"):
-        torch.ops.wsolx.scoremap_boxes(torch.rand(1, 4, 4), torch.tensor([0.5]), 100.0)
+        torch.ops.wsolx.cam_boxes(torch.rand(1, 4, 4), torch.tensor([0.5]), *OP_ARGS)
+    with pytest.raises(ValueError, match="box_rule"):
+        torch.ops.wsolx.cam_boxes(torch.rand(1, 4, 4), thr, 224, 224, 100.0, True, "other")
 
 
 @needs_ext
 def test_opcheck_and_compile():
     maps = torch.from_numpy(random_scoremaps(4, (12, 12), seed=1, kinds=["blobs", "rings"]))
     thr = torch.tensor([0.1, 0.5], dtype=torch.float64)
-    torch.library.opcheck(torch.ops.wsolx.scoremap_boxes.default, (maps, thr, 90.0))
-    torch.library.opcheck(
-        torch.ops.wsolx.scoremap_all_boxes.default,
-        (maps, thr, 100.0),
-        test_utils=("test_schema", "test_faketensor"),
-    )
+    args = (maps, thr, 24, 20, 90.0, True, "protocol")
+    torch.library.opcheck(torch.ops.wsolx.cam_boxes.default, args)
+    for op in (torch.ops.wsolx.cam_all_boxes.default, torch.ops.wsolx.cam_boxes_both.default):
+        torch.library.opcheck(op, args, test_utils=("test_schema", "test_faketensor"))
     torch._dynamo.reset()
     compiled = torch.compile(lambda c: cam_boxes(c, thr, image_size=(24, 24)), fullgraph=True, backend="eager")
     cams = torch.rand(3, 6, 6)

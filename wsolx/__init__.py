@@ -5,7 +5,8 @@ Implements "Rethinking Class Activation Mapping for Weakly Supervised Object Loc
 """
 
 from wsolx._ext import backend, backend_info, has_extension
-from wsolx.ops import MultiBoxes, TAPool, cam, cam_boxes, scoremap_boxes, tap_pool
+from wsolx.ops import MultiBoxes, TAPool, cam, cam_boxes, cam_boxes_both, scoremap_boxes, tap_pool, upsample_scoremaps
+from wsolx.adapters import Localization, localize, swap_pooling
 
 __version__ = "0.1.0"
 
@@ -14,8 +15,13 @@ __all__ = [
     "tap_pool",
     "cam",
     "cam_boxes",
+    "cam_boxes_both",
     "scoremap_boxes",
+    "upsample_scoremaps",
     "MultiBoxes",
+    "localize",
+    "Localization",
+    "swap_pooling",
     "backend",
     "backend_info",
     "has_extension",

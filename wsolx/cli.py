@@ -525,6 +525,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", help="cpu (default), cuda, auto")
     s.add_argument("--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_demo)
+
+    # ---- eval-maps: score maps saved by any code (wsolx/cli_eval_maps.py)
+    from wsolx.cli_eval_maps import add_eval_maps_parser
+
+    add_eval_maps_parser(sub)
     return p
 
 

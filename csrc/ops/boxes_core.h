@@ -2,7 +2,9 @@
 //
 // Shared by the CPU kernel (maps claimed one at a time by the threads) and the CUDA kernel (one
 // map per thread), so both backends run the same arithmetic. Per map:
-//   1. q = uint8(floor((s - min) / (max - min) * 255)) in float32 (zeros if constant/non-finite)
+//   1. the raw (h, w) CAM is resized to (H, W) exactly as cv2.resize(float64, INTER_CUBIC), then
+//      normalised and quantised in float64 as the protocol does (cubic_resize.h):
+//      q = uint8((s - min) / max(s - min) * 255) (zeros if constant / NaN / infinite)
 //   2. standard value P = max(q) or numpy-linear percentile of q (from a 256-bin histogram)
 //   3. per threshold t: T = trunc(t * P), level L = clamp(T + 1, 0, 256), mask = q >= L
 //   4. pixels are counting-sorted by the interval between consecutive needed levels they fall in
@@ -41,11 +43,11 @@
 #define WSOLX_BOXES_SSE2 1
 #endif
 
+#include "ops/cubic_resize.h"  // defines WSOLX_HD
+
 #ifdef __CUDACC__
-#define WSOLX_HD __host__ __device__
 #define WSOLX_NOINLINE
 #else
-#define WSOLX_HD
 #define WSOLX_NOINLINE __attribute__((noinline))
 #endif
 
@@ -333,8 +335,10 @@ struct HotDelta {
 };
 #endif
 
-// Processes one map. Emit must provide `box(j, x0, y0, x1, y1)`; in single-box mode it is called
-// exactly once per threshold j, in multi-box mode at least once per threshold.
+// Processes one map. Emit must provide `best(j, x0, y0, x1, y1)` (the largest contour's box,
+// called exactly once per threshold j when single-box answers are asked for) and
+// `box(j, x0, y0, x1, y1)` (every contour's box, at least once per threshold j when multi-box
+// answers are asked for).
 //
 // Pixels are labelled with component ids in a zero-padded (H + 2) x (W + 2) label image (0 = not
 // yet added); the union-find runs over the ids, which are few for CAM-like maps, so it stays in
@@ -367,8 +371,28 @@ class MapBoxes {
     for (int i = 0; i < 8; ++i) ring_[i] = ring[i];
   }
 
-  WSOLX_HD void run(const float* s, const double* thresholds, int T, double percentile, bool multi) {
-    quantize(s);
+  // Step 1-3 for a raw (h, w) CAM of real type T: bicubic resize to (H, W) exactly as
+  // cv2.resize(float64, INTER_CUBIC) (taps tx: W entries, ty: H entries, cubic::make_taps), then
+  // float64 normalisation and quantisation into q (cubic::normalize_quantize, whose status it
+  // returns). The float64 map lives in the component records' area, unused until run().
+  template <class T>
+  WSOLX_HD int quantize_cam(const T* cam, int64_t h, int64_t w, const cubic::Tap* tx, const cubic::Tap* ty,
+                            bool normalize) {
+    double* out = reinterpret_cast<double*>(comp_);  // 8 (hw + 1) doubles with acc_ behind it
+    double* rows = out + hw_;
+    const cubic::MapStats st = cubic::resize_map(cam, h, w, H_, W_, tx, ty, rows, out);
+    return cubic::normalize_quantize(out, hw_, normalize, st, q_);
+  }
+
+  // Steps 4-8 on the quantised map (quantize_cam first). single: emit.best(j, box) once per
+  // threshold (largest contour); multi: emit.box(j, box) for every contour (at least once per
+  // threshold); both may be set (one pass for both answers). paper: the box rule of the paper's
+  // code (far corner x0 + w, y0 + h without the clamp to W - 1, H - 1; no contour gives the
+  // whole image [0, 0, W, H]) instead of the protocol's.
+  WSOLX_HD void run(const double* thresholds, int T, double percentile, bool single, bool multi, bool paper) {
+    single_ = single;
+    multi_ = multi;
+    paper_ = paper;
     // Per-stripe histograms: stripe k holds columns [k * cw, (k + 1) * cw), the last one also the
     // remaining columns. Independent stripes let the counting sort below run kStripes chains at
     // once, and visiting an interval stripe by stripe keeps consecutive pixels on the same
@@ -457,7 +481,7 @@ class MapBoxes {
     }
 
     build_codes();
-    foreground_pass(start, ncut, lmin, multi);
+    foreground_pass(start, ncut, lmin);
     // Holes exist only at levels where the components' Euler numbers say so (Euler number =
     // 1 - holes for each component), so the background pass stops at the highest such level.
     if (multi && hole_level_ >= 0) background_pass(start, ncut, hole_level_ < lmax ? hole_level_ : lmax);
@@ -471,71 +495,6 @@ class MapBoxes {
 #else
   static constexpr int kStripes = 8;
 #endif
-
-  WSOLX_HD void quantize(const float* s) {
-#ifdef WSOLX_BOXES_SSE2
-    const int64_t n4 = hw_ / 4 * 4;
-    __m128 vmn = _mm_set1_ps(s[0]), vmx = vmn;
-    __m128 bad = _mm_setzero_ps();
-    for (int64_t i = 0; i < n4; i += 4) {
-      const __m128 v = _mm_loadu_ps(s + i);
-      bad = _mm_or_ps(bad, _mm_cmpneq_ps(_mm_sub_ps(v, v), _mm_setzero_ps()));  // inf or NaN
-      vmn = _mm_min_ps(vmn, v);
-      vmx = _mm_max_ps(vmx, v);
-    }
-    float lanes_mn[4], lanes_mx[4];
-    _mm_storeu_ps(lanes_mn, vmn);
-    _mm_storeu_ps(lanes_mx, vmx);
-    bool finite = _mm_movemask_ps(bad) == 0;
-    float mn = lanes_mn[0], mx = lanes_mx[0];
-    for (int k = 1; k < 4; ++k) {
-      mn = lanes_mn[k] < mn ? lanes_mn[k] : mn;
-      mx = lanes_mx[k] > mx ? lanes_mx[k] : mx;
-    }
-    for (int64_t i = n4; i < hw_; ++i) {
-      const float v = s[i];
-      finite = finite && (v - v == 0.0f);
-      mn = v < mn ? v : mn;
-      mx = v > mx ? v : mx;
-    }
-#else
-    float mn = s[0], mx = s[0];
-    bool finite = true;
-    for (int64_t i = 0; i < hw_; ++i) {
-      const float v = s[i];
-      finite = finite && (v - v == 0.0f);  // false for inf and NaN
-      mn = v < mn ? v : mn;
-      mx = v > mx ? v : mx;
-    }
-#endif
-    const float range = mx - mn;
-    // Constant or non-finite map, or max - min overflowing (numpy's division then gives 0 or
-    // NaN -> 0): all zeros.
-    if (!finite || !(mx > mn) || !(range - range == 0.0f)) {
-      for (int64_t i = 0; i < hw_; ++i) q_[i] = 0;
-      return;
-    }
-    int64_t i0 = 0;
-#ifdef WSOLX_BOXES_SSE2
-    // Same IEEE operations as the scalar loop (sub, div, mul, truncation), 16 pixels at a time.
-    const __m128 vmin = _mm_set1_ps(mn), vrange = _mm_set1_ps(range), v255 = _mm_set1_ps(255.0f);
-    const int64_t n16 = hw_ / 16 * 16;
-    for (; i0 < n16; i0 += 16) {
-      __m128i w[4];
-      for (int k = 0; k < 4; ++k) {
-        const __m128 v = _mm_loadu_ps(s + i0 + 4 * k);
-        w[k] = _mm_cvttps_epi32(_mm_mul_ps(_mm_div_ps(_mm_sub_ps(v, vmin), vrange), v255));
-      }
-      const __m128i lo = _mm_packs_epi32(w[0], w[1]), hi = _mm_packs_epi32(w[2], w[3]);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(q_ + i0), _mm_packus_epi16(lo, hi));
-    }
-#endif
-    for (int64_t i = i0; i < hw_; ++i) {
-      const float norm = (s[i] - mn) / range;
-      const float scaled = norm * 255.0f;
-      q_[i] = static_cast<uint8_t>(static_cast<int>(scaled));
-    }
-  }
 
   WSOLX_HD int32_t find(int32_t x) const { return cparent_[x]; }
 
@@ -817,22 +776,48 @@ class MapBoxes {
     return fill_area_[r];
   }
 
+  // Box of a contour whose boundary pixels span [x0, x1] x [y0, y1] (boundingRect: x0, y0,
+  // width x1 - x0 + 1, height y1 - y0 + 1), under the protocol's or the paper's rule.
+  WSOLX_HD void contour_box(int x0, int y0, int x1, int y1, int* b) const {
+    b[0] = x0;
+    b[1] = y0;
+    b[2] = x1 + 1;
+    b[3] = y1 + 1;
+    if (!paper_) {
+      b[2] = b[2] < W_ - 1 ? b[2] : W_ - 1;
+      b[3] = b[3] < H_ - 1 ? b[3] : H_ - 1;
+    }
+  }
+
+  // A contour of the level-`level` mask, for every threshold of that level (multi-box answer).
   WSOLX_HD void emit_levels(int level, int x0, int y0, int x1, int y1) {
-    const int bx1 = x1 + 1 < W_ - 1 ? x1 + 1 : W_ - 1;
-    const int by1 = y1 + 1 < H_ - 1 ? y1 + 1 : H_ - 1;
-    for (int32_t k = lstart_[level]; k < lstart_[level + 1]; ++k) emit_.box(jorder_[k], x0, y0, bx1, by1);
+    int b[4];
+    contour_box(x0, y0, x1, y1, b);
+    for (int32_t k = lstart_[level]; k < lstart_[level + 1]; ++k) emit_.box(jorder_[k], b[0], b[1], b[2], b[3]);
   }
 
+  // The largest contour of the level-`level` mask (single-box answer).
+  WSOLX_HD void emit_best(int level, int x0, int y0, int x1, int y1) {
+    int b[4];
+    contour_box(x0, y0, x1, y1, b);
+    for (int32_t k = lstart_[level]; k < lstart_[level + 1]; ++k) emit_.best(jorder_[k], b[0], b[1], b[2], b[3]);
+  }
+
+  // An empty mask: [0, 0, 0, 0] (protocol) or the whole image [0, 0, W, H] (paper).
   WSOLX_HD void emit_empty(int level) {
-    for (int32_t k = lstart_[level]; k < lstart_[level + 1]; ++k) emit_.box(jorder_[k], 0, 0, 0, 0);
+    const int bw = paper_ ? W_ : 0, bh = paper_ ? H_ : 0;
+    for (int32_t k = lstart_[level]; k < lstart_[level + 1]; ++k) {
+      if (multi_) emit_.box(jorder_[k], 0, 0, bw, bh);
+      if (single_) emit_.best(jorder_[k], 0, 0, bw, bh);
+    }
   }
 
-  WSOLX_HD void snapshot_foreground(int level, bool multi) {
+  WSOLX_HD void snapshot_foreground(int level) {
     if (nroots_ == 0) {
       emit_empty(level);
       return;
     }
-    if (multi) {
+    if (multi_) {
       bool holes = false;
       for (int32_t k = 0; k < nroots_; ++k) {
         const Component& c = comp_[roots_[k]];
@@ -840,8 +825,8 @@ class MapBoxes {
         holes = holes || c.euler4 != 4;
       }
       if (holes && level > hole_level_) hole_level_ = level;
-      return;
     }
+    if (!single_) return;
     // Largest area; ties go to the later raster-first pixel. Exact areas are computed only
     // when another component's upper bound reaches the leader's lower bound.
     int32_t best = -1, best_lower = -1, best_first = -1;
@@ -874,7 +859,7 @@ class MapBoxes {
       }
     }
     const Component& c = comp_[best];
-    emit_levels(level, c.x0, c.y0, c.x1, c.y1);
+    emit_best(level, c.x0, c.y0, c.x1, c.y1);
   }
 
   // Clears the occupancy (labels are read only where a pixel is occupied).
@@ -957,7 +942,7 @@ class MapBoxes {
   }
 
   // Intervals in decreasing order; after interval i the live components are those of q >= cut_[i].
-  WSOLX_HD void foreground_pass(const int32_t* start, int ncut, int lmin, bool multi) {
+  WSOLX_HD void foreground_pass(const int32_t* start, int ncut, int lmin) {
     nroots_ = 0;
     ncomp_ = 0;
     if (lstart_[kLevels + 1] > lstart_[kLevels]) emit_empty(kLevels);
@@ -1009,11 +994,14 @@ class MapBoxes {
       if (lstart_[v + 1] > lstart_[v]) {
         hot.flush_into(acc_[hot.r]);
         for (int32_t k = 0; k < nroots_; ++k) fold(roots_[k]);
-        snapshot_foreground(v, multi);
+        snapshot_foreground(v);
       }
     }
     // Level 0: every pixel, one component covering the image without holes.
-    if (lmin == 0) emit_levels(0, 0, 0, W_ - 1, H_ - 1);
+    if (lmin == 0) {
+      if (multi_) emit_levels(0, 0, 0, W_ - 1, H_ - 1);
+      if (single_) emit_best(0, 0, 0, W_ - 1, H_ - 1);
+    }
   }
 
   // Holes at level L: background {q < L} components (4-connected) that avoid the image border.
@@ -1093,6 +1081,7 @@ class MapBoxes {
   int32_t nroots_ = 0;
   int32_t ncomp_ = 0;
   int hole_level_ = -1;
+  bool single_ = true, multi_ = false, paper_ = false;
   int cur_interval_ = 1;  // interval of the foreground pass's current snapshot  // highest needed level whose mask has a hole (multi-box mode)
 };
 

@@ -2,8 +2,9 @@
 // configurations the extension does not use on this machine (the portable code the CUDA kernel
 // runs: -DWSOLX_BOXES_NO_SIMD -DWSOLX_BOXES_STRIPES=1; other stripe counts).
 //
-// Input file:  int32 N, H, W, T, multi; float32 maps (N, H, W); float64 thresholds (T,);
-//              float64 percentile.
+// Input file:  int32 N, h, w, H, W, T, multi, normalize, paper; float32 raw CAMs (N, h, w);
+//              float64 thresholds (T,); float64 percentile. Each CAM is resized to (H, W) and
+//              quantised by cubic_resize.h, then boxed (the fused path of the extension).
 // Output file: single box: int32 (N, T, 4); multi box: per map and threshold an int32 count and
 //              that many [x0, y0, x1, y1] boxes in increasing lexicographic order.
 #include <algorithm>
@@ -21,6 +22,7 @@ using Box = std::array<int32_t, 4>;
 struct Collect {
   std::vector<std::vector<Box>>* groups;
   void box(int j, int x0, int y0, int x1, int y1) { (*groups)[j].push_back({x0, y0, x1, y1}); }
+  void best(int j, int x0, int y0, int x1, int y1) { (*groups)[j].push_back({x0, y0, x1, y1}); }
 };
 
 bool read_all(FILE* f, void* dst, size_t size, size_t count) { return fread(dst, size, count, f) == count; }
@@ -34,11 +36,11 @@ int main(int argc, char** argv) {
   }
   FILE* in = fopen(argv[1], "rb");
   if (!in) return 3;
-  int32_t hdr[5];
-  if (!read_all(in, hdr, 4, 5)) return 4;
-  const int N = hdr[0], H = hdr[1], W = hdr[2], T = hdr[3];
-  const bool multi = hdr[4] != 0;
-  std::vector<float> maps(static_cast<size_t>(N) * H * W);
+  int32_t hdr[9];
+  if (!read_all(in, hdr, 4, 9)) return 4;
+  const int N = hdr[0], h = hdr[1], w = hdr[2], H = hdr[3], W = hdr[4], T = hdr[5];
+  const bool multi = hdr[6] != 0, normalize = hdr[7] != 0, paper = hdr[8] != 0;
+  std::vector<float> maps(static_cast<size_t>(N) * h * w);
   std::vector<double> thresholds(static_cast<size_t>(T));
   double percentile = 100.0;
   if (!read_all(in, maps.data(), 4, maps.size()) || !read_all(in, thresholds.data(), 8, thresholds.size()) ||
@@ -48,6 +50,9 @@ int main(int argc, char** argv) {
 
   wsolx::boxes::RingTables tables;
   tables.build();
+  std::vector<wsolx::cubic::Tap> tx(static_cast<size_t>(W)), ty(static_cast<size_t>(H));
+  wsolx::cubic::make_taps(W, w, tx.data());
+  wsolx::cubic::make_taps(H, h, ty.data());
   std::vector<int32_t> ws(static_cast<size_t>(wsolx::boxes::workspace_words(H, W)) + 8);
   int32_t* aligned = ws.data();
   while (reinterpret_cast<uintptr_t>(aligned) % 32 != 0) ++aligned;
@@ -57,7 +62,12 @@ int main(int argc, char** argv) {
     std::vector<std::vector<Box>> groups(static_cast<size_t>(T));
     Collect emit{&groups};
     wsolx::boxes::MapBoxes<Collect> map(H, W, aligned, jorder.data(), tables, emit);
-    map.run(maps.data() + static_cast<size_t>(n) * H * W, thresholds.data(), T, percentile, multi);
+    const int status = map.quantize_cam(maps.data() + static_cast<size_t>(n) * h * w, h, w, tx.data(), ty.data(), normalize);
+    if (status != wsolx::cubic::kQuantizeOk) {
+      fprintf(stderr, "map %d: bad score map (status %d)\n", n, status);
+      return 7;
+    }
+    map.run(thresholds.data(), T, percentile, !multi, multi, paper);
     for (auto& g : groups) {
       if (multi) {
         std::sort(g.begin(), g.end());

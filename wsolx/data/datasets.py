@@ -348,6 +348,20 @@ def _image_root(spec: DatasetSpec, data_root: Path, first_id: str, meta: WSOLMet
     )
 
 
+def _spec_or_folder(name: str, metadata_root: Path) -> DatasetSpec:
+    """The registered spec of ``name``, or, for any other name whose ``<metadata_root>/<name>/``
+    folder exists, a spec read from that folder (images under ``<data_root>/<name>/`` or
+    ``<data_root>``; classes from ``class_names.txt`` when present, else ``max label + 1``)."""
+    try:
+        return dataset_spec(name)
+    except ValueError:
+        if (metadata_root / name).is_dir():
+            return DatasetSpec(name, name, None)
+        raise ValueError(
+            f"unknown dataset {name!r}: no folder {metadata_root / name} (registered: {sorted(DATASETS)})"
+        ) from None
+
+
 def get_dataset(
     name: str,
     data_root: PathLike,
@@ -367,7 +381,8 @@ def get_dataset(
 
     Args:
         name: ``CUB`` (``CUB-200-2011``), ``ILSVRC``, ``OpenImages`` (``OpenImages30k``), ``SYNTH``
-            or ``SYNTH_MASK`` (case-insensitive).
+            or ``SYNTH_MASK`` (case-insensitive), or any name whose ``<metadata_root>/<name>/``
+            folder exists (your own data set).
         data_root: folder holding ``<IMAGE_DIR>/`` (or the image folder itself).
         metadata_root: folder holding ``<DATASET>/<split>/``.
         split: ``train``, ``val`` (alias ``train-fullsup``) or ``test``.
@@ -390,11 +405,11 @@ def get_dataset(
         ValueError: unknown name or split. FileNotFoundError: missing folder, metadata file or
         image. :class:`~wsolx.data.metadata.MetadataError`: malformed or inconsistent metadata.
     """
-    spec = dataset_spec(name)
     split = canonical_split(split)
     metadata_root = Path(metadata_root)
     if not metadata_root.is_dir():
         raise FileNotFoundError(f"metadata_root not found: {metadata_root}")
+    spec = _spec_or_folder(name, metadata_root)
     meta = load_metadata(metadata_root / spec.name / split)
     if num_sample_per_class:
         meta = subsample_metadata(meta, num_sample_per_class, sample_seed)

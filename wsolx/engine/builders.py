@@ -24,8 +24,11 @@ def model_defaults(arch: str, method: str = "cam", dataset: str = "CUB", profile
     Raises:
         ConfigError: no defaults exist for the architecture, method or profile.
     """
+    from wsolx.adapters.foreign import foreign_defaults, is_foreign_arch
     from wsolx.models import DEFAULTS, get_defaults
 
+    if is_foreign_arch(arch):  # torchvision / timm model: the data set's schedule, no learning rate
+        return foreign_defaults(dataset)
     known = DEFAULTS.get("datasets", {})
     canonical = {k.lower(): k for k in known}
     ds = canonical.get(dataset.lower(), "CUB")
@@ -48,11 +51,14 @@ def resolve_defaults(cfg: Config) -> Config:
     o, m, dc = cfg.optim, cfg.model, cfg.data
     d = model_defaults(m.arch, m.method, dc.dataset, o.profile)
 
+    missing: list = []  # every required setting without a value, reported in one error
+
     def pick(value: Any, key: str, name: str, required: bool = True) -> Any:
         if value is not None:
             return value
         if d.get(key) is None and required:
-            raise ConfigError(f"{name} has no default for {m.arch!r} on {dc.dataset!r}; set it (--set {name}=...)")
+            missing.append(name)
+            return 1  # placeholder; the ConfigError below names every missing setting
         return d.get(key)
 
     milestones = o.lr_milestones if o.lr_milestones is not None else list(d.get("lr_milestones") or [])
@@ -71,6 +77,10 @@ def resolve_defaults(cfg: Config) -> Config:
     model = dataclasses.replace(m, large_feature_map=bool(pick(m.large_feature_map, "large_feature_map",
                                                                "model.large_feature_map", required=False)))
     bs = int(pick(dc.batch_size, "batch_size", "data.batch_size"))
+    if missing:
+        sets = " ".join(f"--set {n}=..." for n in missing)
+        raise ConfigError(f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no default for {m.arch!r} "
+                          f"on {dc.dataset!r}; set {'it' if len(missing) == 1 else 'them'} ({sets})")
     data = dataclasses.replace(dc, batch_size=bs, eval_batch_size=dc.eval_batch_size or bs)
     return dataclasses.replace(cfg, optim=optim, model=model, data=data).validate()
 
@@ -78,7 +88,13 @@ def resolve_defaults(cfg: Config) -> Config:
 def check_model_names(cfg: Config) -> None:
     """Raise :class:`ConfigError` for an unknown ``model.arch`` or ``model.method``."""
     from wsolx import models
+    from wsolx.adapters.foreign import is_foreign_arch
 
+    if is_foreign_arch(cfg.model.arch):  # tv:NAME / timm:NAME, resolved when the model is built
+        if cfg.model.method != "cam":
+            raise ConfigError(f"model.arch {cfg.model.arch!r} (torchvision / timm) trains with method 'cam' only, "
+                              f"got {cfg.model.method!r}")
+        return
     archs = list(models.list_models()) if hasattr(models, "list_models") else []
     if archs and cfg.model.arch not in archs:
         raise ConfigError(f"unknown model.arch {cfg.model.arch!r}; available: {sorted(archs)}")
@@ -173,6 +189,14 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
 
     check_model_names(cfg)
     m = cfg.model
+    from wsolx.adapters.foreign import build_foreign_model, is_foreign_arch
+
+    if is_foreign_arch(m.arch):
+        try:
+            return build_foreign_model(m.arch, num_classes=num_classes, pooling=m.pooling, tap_theta=m.tap_theta,
+                                       weights=m.weights or None)
+        except (ValueError, TypeError, FileNotFoundError) as exc:
+            raise ConfigError(f"cannot build model {m.arch!r}: {exc.args[0] if exc.args else exc}") from exc
     try:
         return get_model(
             m.arch,

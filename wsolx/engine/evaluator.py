@@ -277,8 +277,7 @@ def collect_examples(
         ``(G, 4)`` and per variant (``cams[v]`` ``(S, S)`` float in [0, 1], ``boxes[v]`` ``[x0, y0, x1, y1]``
         at the variant's fixed threshold).
     """
-    from wsolx.ops import cam_boxes
-    from wsolx.ops.boxes import upsample_cams
+    from wsolx.ops import cam_boxes, upsample_scoremaps
 
     was_training = model.training
     model.eval()
@@ -307,10 +306,7 @@ def collect_examples(
     for v, (nwc, percentile, thr) in settings.items():
         raw = raw_cams[nwc]
         boxes = cam_boxes(raw, [thr], image_size=size, percentile=percentile)[:, 0].cpu().numpy()
-        up = upsample_cams(raw, size)
-        lo = up.flatten(1).min(1).values[:, None, None]
-        hi = up.flatten(1).max(1).values[:, None, None]
-        norm = ((up - lo) / (hi - lo).clamp_min(1e-12)).clamp(0, 1).cpu().numpy()
+        norm = upsample_scoremaps(raw, size).cpu().numpy()  # the protocol's score maps, in [0, 1]
         for k in range(len(out)):
             out[k]["cams"][v] = norm[k]
             out[k]["boxes"][v] = boxes[k]

@@ -15,12 +15,16 @@ Public API::
         .update(logits (B, C), labels (B,)) / .compute() -> {"Top-1 Cls": %}
     every metric: .reset(), .merge(other), .all_reduce(), .state_dict(), .load_state_dict()
     box_iou, pairwise_box_iou (+1 convention), cam_thresholds, normalized_scoremaps
+    evaluate_scoremaps(scoremaps, *, metadata_root, dataset, split="test", preset=None, ...) -> dict
+        (saved score maps, as the official evaluator: see wsolx.metrics.evaluate_maps)
 """
 
 from wsolx.metrics.base import CounterMetric
 from wsolx.metrics.box import BoxEvaluator, pad_gt_boxes
 from wsolx.metrics.classification import ClassificationAccuracy
 from wsolx.metrics.distributed import all_reduce_sum_, is_distributed
+from wsolx.metrics.evaluate_maps import PRESETS as SCOREMAP_PRESETS
+from wsolx.metrics.evaluate_maps import ScoremapSettings, evaluate_scoremaps
 from wsolx.metrics.iou import box_iou, pairwise_box_iou
 from wsolx.metrics.mask import MaskEvaluator, pxap_from_histograms
 from wsolx.metrics.scoremap import normalized_scoremaps
@@ -39,4 +43,7 @@ __all__ = [
     "pxap_from_histograms",
     "all_reduce_sum_",
     "is_distributed",
+    "evaluate_scoremaps",
+    "ScoremapSettings",
+    "SCOREMAP_PRESETS",
 ]

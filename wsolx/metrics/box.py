@@ -4,7 +4,8 @@ Definitions (DESIGN.md section 4, protocol of Choe et al. CVPR 2020, Bae et al. 
 
 * IoU with inclusive ends: ``area = (x1 - x0 + 1) * (y1 - y0 + 1)`` (:mod:`wsolx.metrics.iou`).
 * Boxes of a CAM at each threshold ``t`` of the sweep (default ``np.arange(0, 1, 0.001)``):
-  :func:`wsolx.ops.cam_boxes` (``percentile`` 100: max, or PaS).
+  :func:`wsolx.ops.cam_boxes` (``percentile`` 100: max, or PaS); with ``multi_box`` the largest
+  and every contour's boxes come from one pass per map (:func:`wsolx.ops.cam_boxes_both`).
 * Per image and threshold, the *score* is the best IoU over (predicted boxes) x (GT boxes).
   V1 uses the largest box only; V2 (``multi_box=True``) every contour's box.
 * ``BoxAcc(t, delta)`` = % of images whose score at ``t`` is ``>= delta``.
@@ -29,7 +30,7 @@ from torch import Tensor
 from wsolx.metrics.base import CounterMetric, DeviceLike, as_image_size
 from wsolx.metrics.iou import box_iou
 from wsolx.metrics.thresholds import as_thresholds
-from wsolx.ops.boxes import cam_boxes
+from wsolx.ops.boxes import cam_boxes, cam_boxes_both
 
 __all__ = ["BoxEvaluator", "pad_gt_boxes"]
 
@@ -148,7 +149,6 @@ class BoxEvaluator(CounterMetric):
         self.multi_box = bool(multi_box)
         # Sweep + the fixed threshold, for the single (largest) box pass.
         self._single_thresholds = torch.from_numpy(np.append(self.thresholds, self.fixed_threshold))
-        self._sweep = torch.from_numpy(self.thresholds.copy())
         super().__init__(device)
 
     def _config(self) -> Dict[str, Any]:
@@ -217,22 +217,31 @@ class BoxEvaluator(CounterMetric):
             correct = pred.to(torch.int64) == lab.to(torch.int64)
         t = len(self.thresholds)
 
-        # Largest box at every threshold of the sweep and at the fixed threshold: (B, T + 1, 4).
-        single = cam_boxes(cams, self._single_thresholds, image_size=self.image_size, percentile=self.percentile)
+        # Largest box at every threshold of the sweep and at the fixed threshold: (B, T + 1, 4);
+        # with multi_box every contour's boxes too, from the same pass over each map.
+        mb = None
+        if self.multi_box:
+            single, mb = cam_boxes_both(
+                cams, self._single_thresholds, image_size=self.image_size, percentile=self.percentile
+            )
+        else:
+            single = cam_boxes(cams, self._single_thresholds, image_size=self.image_size, percentile=self.percentile)
         iou = box_iou(single[:, :, None, :], gt[:, None, :, :])  # (B, T + 1, G)
         score1 = iou.masked_fill(~valid[:, None, :], -1.0).amax(2)  # (B, T + 1)
         self._counters["v1_correct"] += (score1[:, :t] >= V1_IOU_THRESHOLD).sum(0)
         fixed_ok = score1[:, t] >= V1_IOU_THRESHOLD
         self._counters["fixed_gt_known"] += fixed_ok.sum()
 
-        if self.multi_box:
-            mb = cam_boxes(cams, self._sweep, image_size=self.image_size, percentile=self.percentile, multi_box=True)
-            group = mb.group_index().to(device)  # (M,) = n * T + j
-            owner = torch.div(group, t, rounding_mode="floor")
-            iou_m = box_iou(mb.boxes.to(device)[:, None, :], gt[owner])  # (M, G)
+        if mb is not None:
+            group = mb.group_index().to(device)  # (M,) = n * (T + 1) + j
+            owner = torch.div(group, t + 1, rounding_mode="floor")
+            j = group - owner * (t + 1)
+            keep = j < t  # the sweep; j == T is the fixed threshold
+            owner, flat, boxes = owner[keep], owner[keep] * t + j[keep], mb.boxes.to(device)[keep]
+            iou_m = box_iou(boxes[:, None, :], gt[owner])  # (M', G)
             iou_m = iou_m.masked_fill(~valid[owner], -1.0).amax(1)
             score2 = torch.full((b * t,), -1.0, dtype=iou_m.dtype, device=device)
-            score2 = score2.scatter_reduce(0, group, iou_m, reduce="amax", include_self=True).view(b, t)
+            score2 = score2.scatter_reduce(0, flat, iou_m, reduce="amax", include_self=True).view(b, t)
         else:
             score2 = score1[:, :t]
         deltas = torch.tensor(self.iou_thresholds, dtype=score2.dtype, device=device)

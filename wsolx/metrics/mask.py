@@ -2,8 +2,9 @@
 
 Protocol definition (Choe et al., CVPR 2020), as computed here:
 
-1. Score map: bicubic upsampling of the raw CAM to ``image_size`` and min-max normalisation
-   (:func:`wsolx.metrics.scoremap.normalized_scoremaps`; no quantisation).
+1. Score map: the protocol's float64 score map, ``cv2.resize(float64 CAM, INTER_CUBIC)`` bit for
+   bit and float64 min-max normalisation (:func:`wsolx.ops.upsample_scoremaps` via
+   :func:`wsolx.metrics.scoremap.normalized_scoremaps`; no quantisation).
 2. Bin edges: the thresholds ``t_0 < ... < t_{T-1}`` (default ``np.arange(0, 1, 0.001)``)
    followed by ``1, 2, 3``, i.e. ``T + 2`` bins ``[e_i, e_{i+1})`` (the last one closed), as
    ``np.histogram`` defines them. A score of exactly 1 falls in ``[1, 2)``.
@@ -168,7 +169,7 @@ class MaskEvaluator(CounterMetric):
         device = self._adopt_device(cams)
         fg = _stack_masks(masks, "masks", b, self.image_size, device)
         counted = ~_stack_masks(ignore, "ignore masks", b, self.image_size, device) | fg if ignore is not None else None
-        scores = normalized_scoremaps(cams.to(device), self.image_size).flatten(1)  # (B, H * W) float32
+        scores = normalized_scoremaps(cams.to(device), self.image_size).flatten(1)  # (B, H * W) float64
         if self.percentile < 100.0:
             std = _percentile_linear(scores, self.percentile)
             scores = torch.where(std[:, None] > 0, scores.to(torch.float64) / std[:, None], scores.to(torch.float64))

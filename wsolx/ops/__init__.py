@@ -2,7 +2,7 @@
 
 from wsolx.ops.tap import TAPool, tap_pool, tap_pool_reference
 from wsolx.ops.cam import cam
-from wsolx.ops.boxes import MultiBoxes, cam_boxes, scoremap_boxes
+from wsolx.ops.boxes import MultiBoxes, cam_boxes, cam_boxes_both, scoremap_boxes, upsample_scoremaps
 
 __all__ = [
     "TAPool",
@@ -10,6 +10,8 @@ __all__ = [
     "tap_pool_reference",
     "cam",
     "cam_boxes",
+    "cam_boxes_both",
     "scoremap_boxes",
+    "upsample_scoremaps",
     "MultiBoxes",
 ]

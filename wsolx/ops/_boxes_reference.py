@@ -34,6 +34,7 @@ __all__ = [
     "standard_values",
     "threshold_levels",
     "scoremap_boxes_reference",
+    "quantized_boxes_reference",
 ]
 
 # Upper bound on the padded pixels of the masks processed at once: peak memory stays below
@@ -51,40 +52,28 @@ def _check_scoremaps(scoremaps: Tensor, name: str) -> None:
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(scoremaps).__name__}")
     if scoremaps.dim() != 3:
         raise ValueError(f"{name}: expected (N, H, W) score maps, got shape {tuple(scoremaps.shape)}")
-    if scoremaps.dtype != torch.float32:
-        raise TypeError(f"{name}: expected float32 score maps, got {scoremaps.dtype}")
+    if scoremaps.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name}: expected float32 or float64 score maps, got {scoremaps.dtype}")
 
 
 def quantize_scoremaps(scoremaps: Tensor) -> Tensor:
-    """Min-max normalise and quantise score maps like the numpy float32 reference code.
+    """Normalise and quantise score maps exactly as the protocol: in float64.
 
-    ``q = uint8(((s - min) / max(s - min)) * 255)`` with float32 arithmetic and truncation; a map
-    holding a non-finite value, a constant map or one whose ``max - min`` overflows float32 gives
-    all zeros.
+    ``q = uint8(((s - min) / max(s - min)) * 255)`` with float64 arithmetic and truncation; a map
+    holding a NaN, a constant map, or one whose normalised values would hold a NaN (an infinite
+    value, ``max - min`` overflowing) gives all zeros
+    (:func:`wsolx.ops._cubic_reference.normalize_scoremaps`).
 
     Args:
-        scoremaps: ``(N, H, W)`` float32.
+        scoremaps: ``(N, H, W)`` float32 or float64.
 
     Returns:
         ``(N, H, W)`` uint8 on the same device.
     """
+    from wsolx.ops._cubic_reference import quantize_scoremaps64
+
     _check_scoremaps(scoremaps, "quantize_scoremaps")
-    n = scoremaps.size(0)
-    if scoremaps.numel() == 0:
-        return torch.zeros(scoremaps.shape, dtype=torch.uint8, device=scoremaps.device)
-    flat = scoremaps.reshape(n, -1)
-    finite = torch.isfinite(flat).all(dim=1)
-    flat = torch.where(finite[:, None], flat, torch.zeros((), dtype=flat.dtype, device=flat.device))
-    mn = flat.amin(dim=1, keepdim=True)
-    cam = flat - mn
-    denom = cam.amax(dim=1, keepdim=True)  # == fl(max - min), as numpy's cam.max()
-    # denom == inf: max - min overflows float32; numpy then yields 0 / NaN values, which its
-    # uint8 cast turns into 0 on x86: all zeros.
-    ok = finite & (denom[:, 0] > 0) & torch.isfinite(denom[:, 0])
-    denom = torch.where(ok[:, None], denom, torch.ones((), dtype=denom.dtype, device=denom.device))
-    q = ((cam / denom) * 255).to(torch.uint8)  # values in [0, 255]: the cast truncates
-    q = torch.where(ok[:, None], q, torch.zeros((), dtype=torch.uint8, device=q.device))
-    return q.view(scoremaps.shape)
+    return quantize_scoremaps64(scoremaps.to(torch.float64), normalize=True)
 
 
 def standard_values(q: Tensor, percentile: float) -> Tensor:
@@ -311,7 +300,7 @@ def _outer_areas(runs: _Runs, label: Tensor, top: Tensor, bot: Tensor, hp: int, 
     return _subtree_sums(parent, torch.where(is_root, weight, 0))
 
 
-def _boxes_of_masks(masks: Tensor, multi_box: bool) -> _ChunkResult:
+def _boxes_of_masks(masks: Tensor, multi_box: bool, paper: bool = False) -> _ChunkResult:
     """Boxes of non-empty padded masks ``(K, Hp, Wp)`` bool (image size ``(Hp - 2, Wp - 2)``)."""
     k, hp, wp = masks.shape
     height, width = hp - 2, wp - 2
@@ -339,29 +328,37 @@ def _boxes_of_masks(masks: Tensor, multi_box: bool) -> _ChunkResult:
         best.scatter_reduce_(0, runs.mask, key, reduce="amax")
         win = idx[comp & (key == best[runs.mask])]  # exactly one per mask (masks are non-empty)
         boxes = torch.zeros((k, 4), dtype=torch.int64, device=device)
-        boxes[runs.mask[win]] = _component_boxes(xmin[win], ymin[win], xmax[win], ymax[win], height, width)
+        boxes[runs.mask[win]] = _component_boxes(xmin[win], ymin[win], xmax[win], ymax[win], height, width, paper)
         return _ChunkResult(boxes, boxes.new_empty(0))
 
     hole = is_root & ~runs.fg & (runs.start % (hp * wp) != 0)
     sel = idx[comp | hole]
     sel = sel[torch.sort(runs.mask[sel] * 2 + hole[sel].long(), stable=True).indices]  # by mask, holes last
-    comp_boxes = _component_boxes(xmin[sel], ymin[sel], xmax[sel], ymax[sel], height, width)
-    hole_boxes = _hole_boxes(xmin[sel], ymin[sel], xmax[sel], ymax[sel], height, width)
+    comp_boxes = _component_boxes(xmin[sel], ymin[sel], xmax[sel], ymax[sel], height, width, paper)
+    hole_boxes = _hole_boxes(xmin[sel], ymin[sel], xmax[sel], ymax[sel], height, width, paper)
     boxes = torch.where(hole[sel][:, None], hole_boxes, comp_boxes)
     counts = torch.bincount(runs.mask[sel], minlength=k)
     return _ChunkResult(boxes, counts)
 
 
-def _component_boxes(x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor, height: int, width: int) -> Tensor:
-    """Outer-contour box from a component's padded inclusive pixel bbox -> ``(M, 4)``."""
+def _component_boxes(x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor, height: int, width: int, paper: bool) -> Tensor:
+    """Outer-contour box from a component's padded inclusive pixel bbox -> ``(M, 4)``.
+
+    ``[x, y, x + w, y + h]`` of the contour's boundingRect, the far corner clamped to
+    ``(W - 1, H - 1)`` (protocol) or not (``paper``).
+    """
+    if paper:
+        return torch.stack([x0 - 1, y0 - 1, x1, y1], dim=1)
     return torch.stack([x0 - 1, y0 - 1, x1.clamp(max=width - 1), y1.clamp(max=height - 1)], dim=1)
 
 
-def _hole_boxes(x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor, height: int, width: int) -> Tensor:
+def _hole_boxes(x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor, height: int, width: int, paper: bool) -> Tensor:
     """Hole-contour box from a hole's padded inclusive pixel bbox -> ``(M, 4)``.
 
     The hole contour runs over the foreground pixels around the hole: one pixel wider each side.
     """
+    if paper:
+        return torch.stack([x0 - 2, y0 - 2, x1 + 1, y1 + 1], dim=1)
     return torch.stack([x0 - 2, y0 - 2, (x1 + 1).clamp(max=width - 1), (y1 + 1).clamp(max=height - 1)], dim=1)
 
 
@@ -371,15 +368,16 @@ def _hole_boxes(x0: Tensor, y0: Tensor, x1: Tensor, y1: Tensor, height: int, wid
 
 
 def scoremap_boxes_reference(
-    scoremaps: Tensor, thresholds: Tensor, percentile: float, multi_box: bool
+    scoremaps: Tensor, thresholds: Tensor, percentile: float, multi_box: bool, *, paper: bool = False
 ) -> Union[Tensor, Tuple[Tensor, Tensor]]:
     """Boxes of already upsampled score maps at every threshold (protocol steps 2-8).
 
     Args:
-        scoremaps: ``(N, H, W)`` float32 raw score maps.
+        scoremaps: ``(N, H, W)`` float32 / float64 raw score maps (normalised in float64 inside).
         thresholds: ``(T,)`` float64 threshold fractions of the standard value, same device.
         percentile: ``100`` (standard value = max) or ``p`` in ``[0, 100)`` (PaS).
         multi_box: return the boxes of every contour instead of the largest component's.
+        paper: the paper code's box rule (far corner not clamped, empty mask -> ``[0, 0, W, H]``).
 
     Returns:
         Single: ``(N, T, 4)`` int64 ``[x0, y0, x1, y1]``. Multi: ``(boxes (M, 4), counts (N, T))``
@@ -387,31 +385,47 @@ def scoremap_boxes_reference(
         within a group, ``counts >= 1`` (an empty mask gives one ``[0, 0, 0, 0]``).
     """
     _check_scoremaps(scoremaps, "scoremap_boxes_reference")
+    _check_thresholds(thresholds, scoremaps.device, percentile, "scoremap_boxes_reference")
+    if scoremaps.size(1) * scoremaps.size(2) == 0:
+        raise ValueError(f"scoremap_boxes_reference: empty image size {tuple(scoremaps.shape[1:])}")
+    q = quantize_scoremaps(scoremaps.contiguous())
+    return quantized_boxes_reference(q, thresholds, percentile, multi_box, paper=paper)
+
+
+def _check_thresholds(thresholds: Tensor, device: torch.device, percentile: float, name: str) -> None:
     if not isinstance(thresholds, Tensor) or thresholds.dim() != 1:
         got = tuple(thresholds.shape) if isinstance(thresholds, Tensor) else type(thresholds).__name__
-        raise ValueError(f"scoremap_boxes_reference: thresholds must be a 1-D tensor, got {got}")
+        raise ValueError(f"{name}: thresholds must be a 1-D tensor, got {got}")
     if thresholds.dtype != torch.float64:
-        raise TypeError(f"scoremap_boxes_reference: thresholds must be float64, got {thresholds.dtype}")
-    if thresholds.device != scoremaps.device:
-        raise ValueError(
-            f"scoremap_boxes_reference: thresholds on {thresholds.device}, score maps on {scoremaps.device}"
-        )
+        raise TypeError(f"{name}: thresholds must be float64, got {thresholds.dtype}")
+    if thresholds.device != device:
+        raise ValueError(f"{name}: thresholds on {thresholds.device}, score maps on {device}")
     if not (0.0 <= float(percentile) <= 100.0):
-        raise ValueError(f"scoremap_boxes_reference: percentile must lie in [0, 100], got {percentile}")
+        raise ValueError(f"{name}: percentile must lie in [0, 100], got {percentile}")
+    if thresholds.numel() == 0:
+        raise ValueError(f"{name}: thresholds must not be empty")
     if not bool(torch.isfinite(thresholds).all()):
-        raise ValueError("scoremap_boxes_reference: thresholds must be finite")
-    n, height, width = scoremaps.shape
+        raise ValueError(f"{name}: thresholds must be finite (no NaN or inf)")
+
+
+def quantized_boxes_reference(
+    q: Tensor, thresholds: Tensor, percentile: float, multi_box: bool, *, paper: bool = False
+) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """Protocol steps 4-8 on quantised maps ``q`` ``(N, H, W)`` uint8; see :func:`scoremap_boxes_reference`."""
+    if not isinstance(q, Tensor) or q.dim() != 3 or q.dtype != torch.uint8:
+        raise TypeError(f"quantized_boxes_reference: expected (N, H, W) uint8 maps, got {getattr(q, 'shape', q)}")
+    _check_thresholds(thresholds, q.device, percentile, "quantized_boxes_reference")
+    n, height, width = q.shape
     if height * width == 0:
-        raise ValueError(f"scoremap_boxes_reference: empty image size {(height, width)}")
-    device = scoremaps.device
+        raise ValueError(f"quantized_boxes_reference: empty image size {(height, width)}")
+    device = q.device
     t = thresholds.numel()
-    if n * t == 0:
+    if n == 0:
         if multi_box:
             empty_boxes = torch.zeros((0, 4), dtype=torch.int64, device=device)
             return empty_boxes, torch.zeros((n, t), dtype=torch.int64, device=device)
         return torch.zeros((n, t, 4), dtype=torch.int64, device=device)
 
-    q = quantize_scoremaps(scoremaps.contiguous())
     levels = threshold_levels(standard_values(q, percentile), thresholds)  # (N, T)
     # Canonical level: the smallest value present in the map that is >= L gives the same mask, so
     # levels between two present values share one labelling (256: empty mask; the map's minimum:
@@ -445,9 +459,11 @@ def scoremap_boxes_reference(
     parts: List[_ChunkResult] = []
     for s in range(0, uniq.numel(), per_chunk):
         masks = qp.index_select(0, u_map[s : s + per_chunk]) >= u_level[s : s + per_chunk, None, None]
-        parts.append(_boxes_of_masks(masks, multi_box))
+        parts.append(_boxes_of_masks(masks, multi_box, paper))
 
-    special_boxes = torch.tensor([[0, 0, 0, 0], [0, 0, width - 1, height - 1]], dtype=torch.int64, device=device)
+    # Empty mask: no contour; full mask: the image border's contour.
+    fixed = [[0, 0, width, height], [0, 0, width, height]] if paper else [[0, 0, 0, 0], [0, 0, width - 1, height - 1]]
+    special_boxes = torch.tensor(fixed, dtype=torch.int64, device=device)
     boxes_u = torch.cat([special_boxes] + [p.boxes for p in parts])
     if not multi_box:
         return boxes_u[table_row]

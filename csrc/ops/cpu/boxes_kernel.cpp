@@ -1,35 +1,40 @@
-// CAM score map -> boxes on the CPU: one map per task, at::parallel_for (OpenMP) over maps, one
-// workspace per task.
+// Raw CAM -> boxes on the CPU: one map per task, at::parallel_for (OpenMP) over maps, one
+// workspace per worker. Each worker resizes, normalises and quantises its own map (no (N, H, W)
+// intermediate), then runs the box algorithm of boxes_core.h.
+#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <memory>
 #include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "ops/boxes.h"
 #include "ops/boxes_core.h"
+#include "ops/cubic_resize.h"
 
 namespace wsolx {
 namespace ops {
 namespace {
 
-struct SingleEmit {
-  int64_t* out;  // (T, 4) of this map
-  void box(int j, int x0, int y0, int x1, int y1) {
-    int64_t* o = out + 4 * static_cast<int64_t>(j);
+using Groups = std::vector<std::vector<std::array<int32_t, 4>>>;  // per threshold of one map
+
+// Receives the boxes of one map: the largest contour's (single) and / or every contour's (multi).
+struct CpuEmit {
+  int64_t* single;  // (T, 4) of this map, or null
+  Groups* groups;   // or null
+  void best(int j, int x0, int y0, int x1, int y1) {
+    int64_t* o = single + 4 * static_cast<int64_t>(j);
     o[0] = x0;
     o[1] = y0;
     o[2] = x1;
     o[3] = y1;
   }
-};
-
-struct MultiEmit {
-  std::vector<std::vector<std::array<int32_t, 4>>>* groups;  // per threshold of this map
   void box(int j, int x0, int y0, int x1, int y1) { (*groups)[j].push_back({x0, y0, x1, y1}); }
 };
 
@@ -44,8 +49,7 @@ const boxes::RingTables& ring_tables() {
 
 // Runs body(n, workspace, jorder) for every map. Threads claim maps one at a time from a shared
 // counter, so a slow core or a costly map does not hold up a static share of the batch. The
-// workspace is left uninitialised: a map touches only what it writes first (the component
-// records of a smooth map are a few kilobytes of a multi-megabyte worst-case area).
+// workspace is left uninitialised: a map touches only what it writes first.
 template <class Body>
 void for_each_map(int64_t N, int64_t H, int64_t W, int64_t T, const Body& body) {
   if (N == 0) return;
@@ -63,57 +67,117 @@ void for_each_map(int64_t N, int64_t H, int64_t W, int64_t T, const Body& body) 
   });
 }
 
-at::Tensor scoremap_boxes_cpu(const at::Tensor& scoremaps_in, const at::Tensor& thresholds_in, double percentile) {
-  check_boxes_input(scoremaps_in, thresholds_in, percentile);
-  const at::Tensor s = scoremaps_in.contiguous();
+struct Outputs {
+  at::Tensor single;  // (N, T, 4) or undefined
+  at::Tensor boxes;   // (M, 4) or undefined
+  at::Tensor counts;  // (N, T) or undefined
+};
+
+Outputs run_cpu(const at::Tensor& cams_in, const at::Tensor& thresholds_in, int64_t height, int64_t width,
+                double percentile, bool normalize, const std::string& box_rule, bool single, bool multi) {
+  check_cam_boxes_input(cams_in, thresholds_in, height, width, percentile, box_rule);
+  TORCH_CHECK(cams_in.device().is_cpu(), "cam_boxes (CPU kernel): expected CPU tensors");
+  const bool paper = is_paper_rule(box_rule);
+  const at::Tensor cams = cams_in.contiguous();
   const at::Tensor thr = thresholds_in.contiguous();
-  const int64_t N = s.size(0), H = s.size(1), W = s.size(2), T = thr.size(0);
-  at::Tensor out = at::empty({N, T, 4}, s.options().dtype(at::kLong));
-  const float* sp = s.const_data_ptr<float>();
+  const int64_t N = cams.size(0), h = cams.size(1), w = cams.size(2), T = thr.size(0);
+  const int64_t H = height, W = width;
+  std::vector<cubic::Tap> tx(static_cast<size_t>(W)), ty(static_cast<size_t>(H));
+  cubic::make_taps(W, w, tx.data());
+  cubic::make_taps(H, h, ty.data());
+  Outputs out;
+  int64_t* sp = nullptr;
+  if (single) {
+    out.single = at::empty({N, T, 4}, cams.options().dtype(at::kLong));
+    sp = out.single.mutable_data_ptr<int64_t>();
+  }
+  std::vector<Groups> groups(multi ? static_cast<size_t>(N) : 0);
   const double* tp = thr.const_data_ptr<double>();
-  int64_t* op = out.mutable_data_ptr<int64_t>();
-  for_each_map(N, H, W, T, [&](int64_t n, int32_t* ws, int32_t* jorder) {
-    SingleEmit emit{op + n * T * 4};
-    boxes::MapBoxes<SingleEmit> map(static_cast<int>(H), static_cast<int>(W), ws, jorder, ring_tables(), emit);
-    map.run(sp + n * H * W, tp, static_cast<int>(T), percentile, false);
+  std::atomic<int64_t> bad_index{N};
+  std::atomic<int> bad_status{0};
+  AT_DISPATCH_FLOATING_TYPES(cams.scalar_type(), "cam_boxes_cpu", [&] {
+    const scalar_t* cp = cams.const_data_ptr<scalar_t>();
+    for_each_map(N, H, W, T, [&](int64_t n, int32_t* ws, int32_t* jorder) {
+      if (multi) groups[n].resize(static_cast<size_t>(T));
+      CpuEmit emit{single ? sp + n * T * 4 : nullptr, multi ? &groups[n] : nullptr};
+      boxes::MapBoxes<CpuEmit> map(static_cast<int>(H), static_cast<int>(W), ws, jorder, ring_tables(), emit);
+      const int status = map.quantize_cam(cp + n * h * w, h, w, tx.data(), ty.data(), normalize);
+      if (status != cubic::kQuantizeOk) {
+        int64_t cur = bad_index.load();
+        while (n < cur && !bad_index.compare_exchange_weak(cur, n)) {
+        }
+        if (bad_index.load() == n) bad_status.store(status);
+        return;
+      }
+      map.run(tp, static_cast<int>(T), percentile, single, multi, paper);
+    });
   });
+  if (bad_index.load() < N) fail_bad_scoremap(bad_index.load(), bad_status.load());
+  if (multi) {
+    out.counts = at::empty({N, T}, cams.options().dtype(at::kLong));
+    int64_t* cp = out.counts.mutable_data_ptr<int64_t>();
+    int64_t total = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < T; ++j) total += (cp[n * T + j] = static_cast<int64_t>(groups[n][j].size()));
+    out.boxes = at::empty({total, 4}, cams.options().dtype(at::kLong));
+    int64_t* op = out.boxes.mutable_data_ptr<int64_t>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < T; ++j)
+        for (const auto& b : groups[n][j])
+          for (int k = 0; k < 4; ++k) *op++ = b[k];
+  }
   return out;
 }
 
-std::tuple<at::Tensor, at::Tensor> scoremap_all_boxes_cpu(const at::Tensor& scoremaps_in,
-                                                           const at::Tensor& thresholds_in, double percentile) {
-  check_boxes_input(scoremaps_in, thresholds_in, percentile);
-  const at::Tensor s = scoremaps_in.contiguous();
-  const at::Tensor thr = thresholds_in.contiguous();
-  const int64_t N = s.size(0), H = s.size(1), W = s.size(2), T = thr.size(0);
-  std::vector<std::vector<std::vector<std::array<int32_t, 4>>>> groups(static_cast<size_t>(N));
-  const float* sp = s.const_data_ptr<float>();
-  const double* tp = thr.const_data_ptr<double>();
-  for_each_map(N, H, W, T, [&](int64_t n, int32_t* ws, int32_t* jorder) {
-    groups[n].resize(static_cast<size_t>(T));
-    MultiEmit emit{&groups[n]};
-    boxes::MapBoxes<MultiEmit> map(static_cast<int>(H), static_cast<int>(W), ws, jorder, ring_tables(), emit);
-    map.run(sp + n * H * W, tp, static_cast<int>(T), percentile, true);
+at::Tensor cam_boxes_cpu(const at::Tensor& cams, const at::Tensor& thresholds, int64_t height, int64_t width,
+                         double percentile, bool normalize, std::string_view box_rule) {
+  return run_cpu(cams, thresholds, height, width, percentile, normalize, std::string(box_rule), true, false).single;
+}
+
+std::tuple<at::Tensor, at::Tensor> cam_all_boxes_cpu(const at::Tensor& cams, const at::Tensor& thresholds,
+                                                      int64_t height, int64_t width, double percentile,
+                                                      bool normalize, std::string_view box_rule) {
+  Outputs o = run_cpu(cams, thresholds, height, width, percentile, normalize, std::string(box_rule), false, true);
+  return {o.boxes, o.counts};
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor> cam_boxes_both_cpu(const at::Tensor& cams, const at::Tensor& thresholds,
+                                                                   int64_t height, int64_t width, double percentile,
+                                                                   bool normalize, std::string_view box_rule) {
+  Outputs o = run_cpu(cams, thresholds, height, width, percentile, normalize, std::string(box_rule), true, true);
+  return {o.single, o.boxes, o.counts};
+}
+
+at::Tensor resize_cubic_cpu(const at::Tensor& cams_in, int64_t height, int64_t width, bool normalize) {
+  check_resize_input(cams_in, height, width);
+  const at::Tensor cams = cams_in.contiguous();
+  const int64_t N = cams.size(0), h = cams.size(1), w = cams.size(2), H = height, W = width;
+  at::Tensor out = at::empty({N, H, W}, cams.options().dtype(at::kDouble));
+  std::vector<cubic::Tap> tx(static_cast<size_t>(W)), ty(static_cast<size_t>(H));
+  cubic::make_taps(W, w, tx.data());
+  cubic::make_taps(H, h, ty.data());
+  double* op = out.mutable_data_ptr<double>();
+  AT_DISPATCH_FLOATING_TYPES(cams.scalar_type(), "resize_cubic_cpu", [&] {
+    const scalar_t* cp = cams.const_data_ptr<scalar_t>();
+    at::parallel_for(0, N, 1, [&](int64_t begin, int64_t end) {
+      std::vector<double> rows(static_cast<size_t>(cubic::resize_scratch_doubles(W)));
+      for (int64_t n = begin; n < end; ++n) {
+        const cubic::MapStats st =
+            cubic::resize_map(cp + n * h * w, h, w, H, W, tx.data(), ty.data(), rows.data(), op + n * H * W);
+        if (normalize) cubic::normalize_map(op + n * H * W, H * W, st);
+      }
+    });
   });
-  at::Tensor counts = at::empty({N, T}, s.options().dtype(at::kLong));
-  int64_t* cp = counts.mutable_data_ptr<int64_t>();
-  int64_t total = 0;
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t j = 0; j < T; ++j) total += (cp[n * T + j] = static_cast<int64_t>(groups[n][j].size()));
-  at::Tensor out = at::empty({total, 4}, s.options().dtype(at::kLong));
-  int64_t* op = out.mutable_data_ptr<int64_t>();
-  for (int64_t n = 0; n < N; ++n)
-    for (int64_t j = 0; j < T; ++j)
-      for (const auto& b : groups[n][j])
-        for (int k = 0; k < 4; ++k) *op++ = b[k];
-  return {out, counts};
+  return out;
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(wsolx, CPU, m) {
-  m.impl("scoremap_boxes", &scoremap_boxes_cpu);
-  m.impl("scoremap_all_boxes", &scoremap_all_boxes_cpu);
+  m.impl("resize_cubic", &resize_cubic_cpu);
+  m.impl("cam_boxes", &cam_boxes_cpu);
+  m.impl("cam_all_boxes", &cam_all_boxes_cpu);
+  m.impl("cam_boxes_both", &cam_boxes_both_cpu);
 }
 
 }  // namespace ops
