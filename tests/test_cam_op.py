@@ -1,4 +1,4 @@
-"""wsolx.cam: class activation maps with and without Negative Weight Clamping (DESIGN.md 2)."""
+"""wsolx.cam: class activation maps with and without Negative Weight Clamping (docs/semantics.md §2)."""
 
 from __future__ import annotations
 

@@ -113,15 +113,19 @@ def test_resume_refuses_changed_settings(synth_root, one_epoch_run, tmp_path, ch
     assert (out / "config.json").read_text() == before  # the record still says what ran
 
 
-def test_resume_may_extend_epochs_and_move_data(synth_root, one_epoch_run, tmp_path):
+def test_resume_may_extend_epochs_and_change_outputs(synth_root, one_epoch_run, tmp_path):
     out = tmp_path / "resumed"
     shutil.copytree(one_epoch_run, out)
     cfg = tiny_config(synth_root, out, optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=2, lr_step=1),
-                      resume="auto", final_test=False, eval_every=2)
+                      resume="auto", final_test=False, eval_every=2, test_checkpoint="best",
+                      loggers=["csv"], log_images_every=0)
     Trainer(cfg).fit()
     assert load_checkpoint(out / "last.pt")["epoch"] == 2
     recorded = json.loads((out / "config.json").read_text())
     assert recorded["optim"]["lr"] == 0.01 and recorded["optim"]["epochs"] == 2
+    assert recorded["test_checkpoint"] == "best" and recorded["loggers"] == ["csv"]
+    rows = (out / "summary.csv").read_text().splitlines()
+    assert rows[-1].split(",")[0] == "2"  # the resumed epoch is logged by the newly enabled logger
 
 
 def _copy_without_class_names(synth_root, tmp_path):

@@ -132,6 +132,35 @@ def test_random_maps_equal_the_transcription(synth, multi):
     assert res["box_acc_curve_v1"] == v1.tolist() and res["MaxBoxAcc"] == v1.max()
 
 
+@pytest.mark.parametrize("multi", [False, True])
+def test_scaled_ground_truth_equals_the_transcription(tmp_path, multi):
+    """Images of other sizes than the evaluation size: GT boxes are scaled and truncated as the protocol."""
+    rng = np.random.default_rng(5)
+    rows = []
+    for k in range(24):
+        w, h = int(rng.integers(9, 90)), int(rng.integers(9, 90))  # smaller and larger than 32
+        boxes = []
+        for _ in range(int(rng.integers(1, 3))):
+            x0, y0 = int(rng.integers(0, w - 2)), int(rng.integers(0, h - 2))
+            boxes.append((x0, y0, int(rng.integers(x0 + 1, w)), int(rng.integers(y0 + 1, h))))
+        if k == 0:
+            boxes = [(0, 0, w - 1, h - 1)]  # the image border
+        rows.append((f"c{k % 2}/{k}.jpg", k % 2, (w, h), boxes))
+    write_meta(tmp_path / "metadata", "SCALED", rows)
+    maps = random_maps([r[0] for r in rows], 32, seed=7)
+    res = evaluate_scoremaps(maps, metadata_root=tmp_path / "metadata", dataset="SCALED", image_size=32,
+                             cam_curve_interval=0.01, multi_contour=multi, multi_iou=multi)
+    gt = {i: [oe.scale_box(b, wh, (32, 32)) for b in boxes] for i, _, wh, boxes in rows}
+    fractional = sum(any(v * 32 / s != int(v * 32 / s) for v, s in zip(b, (*wh, *wh)))
+                     for _, _, wh, boxes in rows for b in boxes)
+    assert fractional > 10  # truncation matters in this case
+    thr = np.arange(0, 1, 0.01)
+    curves = oe.box_accuracy(maps, gt, thr, [30, 50, 70], multi)
+    assert res["official"] == oe.headline(curves, multi)
+    for p in (30, 50, 70):
+        assert res["box_acc_curve"][p / 100] == curves[p].tolist()
+
+
 def test_pxap_equals_the_transcription(synth):
     from PIL import Image
 

@@ -41,7 +41,9 @@ def runs(tmp_path_factory):
     tap, gap = root / "tap", root / "gap"
     assert main(["train", "--data-root", str(data), *COMMON, "--pooling", "tap", "--out", str(tap),
                  "--report", "--log", "tensorboard,csv", "--log-images-every", "1"]) == 0
-    assert main(["train", "--data-root", str(data), *COMMON, "--pooling", "gap", "--out", str(gap)]) == 0
+    # GAP tests best.pt, so metrics.json's 'val' (the best epoch's curves) is the tested checkpoint's.
+    assert main(["train", "--data-root", str(data), *COMMON, "--pooling", "gap", "--out", str(gap),
+                 "--test-checkpoint", "best"]) == 0
     return {"root": root, "data": data, "tap": tap, "gap": gap}
 
 
@@ -126,6 +128,9 @@ def test_two_run_report_table_and_val_thresholds(runs, capsys):
     accs, thrs = zip(*(_val_chosen_oracle(val_m, test_m, d) for d in (0.3, 0.5, 0.7)))
     row = dict(zip(header, body[3]))
     assert float(row["BoxAccV2 @val thr"]) == pytest.approx(float(np.mean(accs)), abs=0.006)
+    # The report shows the trainer's own validation-threshold numbers, once, under its column names.
+    assert float(row["BoxAccV2 @val thr"]) == pytest.approx(test_m["BoxAccV2@val_thr"], abs=0.006)
+    assert not [c for c in header if c.endswith("@val_thr") or c.startswith("val_threshold")]
     assert float(row["MaxBoxAccV2"]) == pytest.approx(test_m["MaxBoxAccV2"], abs=0.006)
     rep = json.loads((out / "metrics.json").read_text())
     trow = next(r for r in rep["thresholds"] if r["variant"] == "gap: CAM+NWC+PaS")
@@ -135,19 +140,33 @@ def test_two_run_report_table_and_val_thresholds(runs, capsys):
 
 
 def test_report_reads_extra_columns_and_runs_without_val(runs, tmp_path):
-    """Numbers a newer metrics.json carries become columns; a run without val metrics still reports."""
+    """Numbers a newer metrics.json carries become columns; the recorded validation-threshold numbers
+    are shown without the val section; with neither, only the oracle numbers."""
     run = tmp_path / "copy"
     shutil.copytree(runs["gap"], run)
     m = json.loads((run / "metrics.json").read_text())
-    m["test"]["variants"]["base"]["Top-1 Loc (val thr)"] = 12.5
-    m["test"]["variants"]["base"]["val_threshold"] = 0.45
+    base = m["test"]["variants"]["base"]
+    base["Top-1 Loc (val thr)"] = 12.5
+    base["val_threshold"] = 0.45
     del m["val"]
     (run / "metrics.json").write_text(json.dumps(m))
     assert main(["report", str(run), "--out", str(tmp_path / "r"), "--no-overlays"]) == 0
     html = (tmp_path / "r" / "report.html").read_text()
-    header = _read_table(html, "Metrics")[0]
-    assert "Top-1 Loc (val thr)" in header and "BoxAcc @val thr" not in header
-    assert "val_threshold" in _read_table(html, "Operating thresholds")[0]
+    table = _read_table(html, "Metrics")
+    header = table[0]
+    assert "Top-1 Loc (val thr)" in header
+    assert float(dict(zip(header, table[1]))["BoxAcc @val thr"]) == pytest.approx(base["BoxAcc@val_thr"], abs=0.006)
+    thr_table = _read_table(html, "Operating thresholds")
+    row = dict(zip(thr_table[0], thr_table[1]))
+    assert float(row["thr MaxBoxAcc (val)"]) == pytest.approx(0.45)  # the recorded number, not recomputed
+
+    for v in m["test"]["variants"].values():  # no recorded numbers and no val curves: oracle only
+        for k in [k for k in v if k.startswith("val_threshold") or k.endswith("@val_thr")]:
+            del v[k]
+    (run / "metrics.json").write_text(json.dumps(m))
+    assert main(["report", str(run), "--out", str(tmp_path / "r2"), "--no-overlays"]) == 0
+    header = _read_table((tmp_path / "r2" / "report.html").read_text(), "Metrics")[0]
+    assert "MaxBoxAcc" in header and "BoxAcc @val thr" not in header
     assert "cams_" not in html
 
 
@@ -218,3 +237,19 @@ def test_report_without_data_notes_the_skipped_overlays(runs, tmp_path):
     assert main(["report", str(runs["gap"]), "--out", str(tmp_path / "r"), "--data-root", str(tmp_path / "moved")]) == 0
     html = (tmp_path / "r" / "report.html").read_text()
     assert "Overlays of gap skipped (ConfigError): data.data_root" in html and "cams_" not in html
+
+
+def test_overlays_rerun_the_tested_checkpoint(runs, tmp_path):
+    """The checkpoint re-run for overlays is the one the test metrics are of (metrics.json 'tested')."""
+    from wsolx.report.runs import load_run
+
+    run = tmp_path / "copy"
+    shutil.copytree(runs["tap"], run)
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["tested"]["checkpoint"] == "last"  # the protocol's default
+    assert load_run(run).checkpoint == run / "last.pt"
+    m["tested"]["checkpoint"] = "best"
+    (run / "metrics.json").write_text(json.dumps(m))
+    assert load_run(run).checkpoint == run / "best.pt"
+    (run / "best.pt").unlink()
+    assert load_run(run).checkpoint == run / "last.pt"

@@ -21,7 +21,7 @@ TOL = {torch.float64: 1e-12, torch.float32: 1e-5, torch.float16: 2e-3, torch.bfl
 
 
 def tap_numpy(x: np.ndarray, theta: float) -> np.ndarray:
-    """Direct float64 transcription of DESIGN.md section 1 (loops, no vectorised tricks)."""
+    """Direct float64 transcription of docs/semantics.md §1 (loops, no vectorised tricks)."""
     B, C = x.shape[:2]
     y = np.zeros((B, C))
     for b in range(B):

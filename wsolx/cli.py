@@ -322,7 +322,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from wsolx.engine.checkpoint import write_file_atomic
     from wsolx.engine.distributed import cleanup_distributed, is_main_process
     from wsolx.engine.eval_runs import evaluate_checkpoint
-    from wsolx.engine.logging import _jsonable
+    from wsolx.engine.logging import jsonable
 
     variants = _variants_from_args(a)
     if not variants:
@@ -335,14 +335,14 @@ def cmd_eval(a: argparse.Namespace) -> int:
         if is_main_process():
             print(_print_metrics(res))
             out = Path(a.out) if a.out else Path(a.checkpoint).parent / f"eval_{a.split}.json"
-            write_file_atomic(out, (json.dumps(_jsonable(res), indent=2) + "\n").encode())
+            write_file_atomic(out, (json.dumps(jsonable(res), indent=2) + "\n").encode())
             print(f"metrics: {out}")
             if getattr(a, "report", None) is not None:
                 from wsolx.report.compare import write_runs_report
                 from wsolx.report.runs import run_from_eval
 
                 rdir = Path(a.report) if a.report else out.parent / f"report_{a.split}"
-                run = run_from_eval(_jsonable(res), out.parent, source=out)
+                run = run_from_eval(jsonable(res), out.parent, source=out)
                 paths = write_runs_report([run], rdir, device=a.device or "auto", overrides=_overrides_from_args(a))
                 print(f"report: {paths['html']}")
     finally:

@@ -81,26 +81,23 @@ def format_result(res: Dict[str, Any]) -> str:
 
 
 def cmd_eval_maps(a: argparse.Namespace) -> int:
-    from wsolx.cli import _UsageError
-    from wsolx.engine.logging import _jsonable
+    from wsolx.engine.checkpoint import write_file_atomic
+    from wsolx.engine.logging import jsonable
     from wsolx.metrics.evaluate_maps import evaluate_scoremaps
 
-    try:
-        res = evaluate_scoremaps(
-            a.scoremap_root, metadata_root=a.metadata_root, dataset=a.dataset, split=a.split,
-            image_size=a.image_size, mask_root=a.mask_root, mask_dataset=a.mask_dataset, preset=a.preset,
-            cam_curve_interval=a.cam_curve_interval, iou_thresholds=_iou_list(a.iou_thresholds),
-            multi_contour=a.multi_contour, multi_iou=a.multi_iou, fixed_threshold=a.fixed_threshold,
-            percentile=a.percentile, normalize=a.normalize, predictions=a.predictions, batch_size=a.batch_size,
-            device=a.device, progress=not a.quiet, workers=a.workers,
-        )
-    except (ValueError, RuntimeError) as exc:  # bad input: one line naming the file / setting
-        raise _UsageError(exc.args[0] if exc.args else str(exc)) from exc
+    res = evaluate_scoremaps(
+        a.scoremap_root, metadata_root=a.metadata_root, dataset=a.dataset, split=a.split,
+        image_size=a.image_size, mask_root=a.mask_root, mask_dataset=a.mask_dataset, preset=a.preset,
+        cam_curve_interval=a.cam_curve_interval, iou_thresholds=_iou_list(a.iou_thresholds),
+        multi_contour=a.multi_contour, multi_iou=a.multi_iou, fixed_threshold=a.fixed_threshold,
+        percentile=a.percentile, normalize=a.normalize, predictions=a.predictions, batch_size=a.batch_size,
+        device=a.device, progress=not a.quiet, workers=a.workers,
+    )
     print(format_result(res))
     if a.out:
         out = Path(a.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_jsonable(res), indent=2) + "\n")
+        write_file_atomic(out, (json.dumps(jsonable(res), indent=2) + "\n").encode())
         print(f"metrics: {out}")
     if a.report:
         from wsolx.report import ReportEntry, write_report

@@ -1,4 +1,4 @@
-// CAM score map -> boxes at many thresholds in one pass (DESIGN.md section 3).
+// CAM score map -> boxes at many thresholds in one pass (docs/semantics.md §4).
 //
 // Shared by the CPU kernel (maps claimed one at a time by the threads) and the CUDA kernel (one
 // map per thread), so both backends run the same arithmetic. Per map:

@@ -1,6 +1,6 @@
 // Bicubic resize of one map, bit for bit equal to OpenCV's
 // cv2.resize(float64 map, (W, H), interpolation=cv2.INTER_CUBIC), and the protocol's float64
-// normalisation + uint8 quantisation of the result (DESIGN.md section 3, steps 1-3).
+// normalisation + uint8 quantisation of the result (docs/semantics.md §3 and §4 step 1).
 //
 // Shared by the CPU kernel, the CUDA kernel (host + device inline) and the test driver. Every
 // operation below is one IEEE operation in the order OpenCV evaluates it; the extension builds

@@ -190,7 +190,8 @@ def build_foreign_model(
 
 def foreign_defaults(dataset: str) -> Dict[str, Any]:
     """Training defaults of a torchvision / timm model: the data set's schedule of the protocol
-    (epochs, lr steps, batch size; CUB's for a data set the table does not know); no learning rate
+    (epochs, lr steps, batch size; CUB's for a data set the table does not know) and the protocol's
+    optimiser ratios (new layers at 10x, pretrained gradients unscaled); no learning rate
     or weight decay (none is published for these models: they must be set)."""
     from wsolx.models import DEFAULTS
 
@@ -199,6 +200,7 @@ def foreign_defaults(dataset: str) -> Dict[str, Any]:
     d = known[canonical.get(dataset.lower(), "CUB")]
     return {
         "new_lr_ratio": DEFAULTS["optimizer"]["new_lr_ratio"],
+        "pretrained_grad_scale": DEFAULTS["optimizer"]["pretrained_grad_scale"],
         "lr": None,
         "weight_decay": None,
         "epochs": d["epochs"],

@@ -35,6 +35,7 @@ __all__ = [
     "DATASETS",
     "register_dataset",
     "dataset_spec",
+    "dataset_spec_or_folder",
     "WSOLDataset",
     "get_dataset",
     "collate_with_index",
@@ -348,7 +349,7 @@ def _image_root(spec: DatasetSpec, data_root: Path, first_id: str, meta: WSOLMet
     )
 
 
-def _spec_or_folder(name: str, metadata_root: Path) -> DatasetSpec:
+def dataset_spec_or_folder(name: str, metadata_root: Path) -> DatasetSpec:
     """The registered spec of ``name``, or, for any other name whose ``<metadata_root>/<name>/``
     folder exists, a spec read from that folder (images under ``<data_root>/<name>/`` or
     ``<data_root>``; classes from ``class_names.txt`` when present, else ``max label + 1``)."""
@@ -409,7 +410,7 @@ def get_dataset(
     metadata_root = Path(metadata_root)
     if not metadata_root.is_dir():
         raise FileNotFoundError(f"metadata_root not found: {metadata_root}")
-    spec = _spec_or_folder(name, metadata_root)
+    spec = dataset_spec_or_folder(name, metadata_root)
     meta = load_metadata(metadata_root / spec.name / split)
     if num_sample_per_class:
         meta = subsample_metadata(meta, num_sample_per_class, sample_seed)

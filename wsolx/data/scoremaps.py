@@ -24,6 +24,8 @@ from typing import Any, Deque, Dict, Iterable, Iterator, List, Mapping, Optional
 
 import numpy as np
 
+from wsolx.errors import DataError
+
 __all__ = ["ScoremapItem", "iter_scoremaps", "check_scoremap", "read_predictions", "image_id_lines"]
 
 PathLike = Union[str, Path]
@@ -59,9 +61,9 @@ def _as_array(value: Any, origin: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
     except Exception as exc:  # noqa: BLE001 - any conversion failure is a bad input
-        raise ValueError(f"{origin}: not an array ({type(value).__name__}: {exc})") from None
+        raise DataError(f"{origin}: not an array ({type(value).__name__}: {exc})") from None
     if arr.dtype == bool or arr.dtype.kind not in "fiu":
-        raise ValueError(f"{origin}: expected a real-valued score map, got dtype {arr.dtype}")
+        raise DataError(f"{origin}: expected a real-valued score map, got dtype {arr.dtype}")
     return arr
 
 
@@ -74,14 +76,14 @@ def check_scoremap(value: Any, origin: str) -> np.ndarray:
     """
     arr = _as_array(value, origin)
     if arr.ndim != 2:
-        raise ValueError(f"{origin}: expected a 2-D (H, W) score map, got shape {tuple(arr.shape)}")
+        raise DataError(f"{origin}: expected a 2-D (H, W) score map, got shape {tuple(arr.shape)}")
     if arr.size == 0:
-        raise ValueError(f"{origin}: empty score map of shape {tuple(arr.shape)}")
+        raise DataError(f"{origin}: empty score map of shape {tuple(arr.shape)}")
     arr = arr.astype(np.float64, copy=False)
     finite = np.isfinite(arr)
     if not finite.all():
         what = "NaN" if np.isnan(arr).any() else "infinite values"
-        raise ValueError(f"{origin}: score map contains {what} ({int((~finite).sum())} of {arr.size} pixels)")
+        raise DataError(f"{origin}: score map contains {what} ({int((~finite).sum())} of {arr.size} pixels)")
     return arr
 
 
@@ -91,7 +93,7 @@ def _load_npy(path: Path, image_id: str, where: str) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - a corrupt / non-npy file
-        raise ValueError(f"{path}: cannot read the score map ({type(exc).__name__}: {exc})") from None
+        raise DataError(f"{path}: cannot read the score map ({type(exc).__name__}: {exc})") from None
 
 
 def iter_scoremaps(
@@ -155,10 +157,10 @@ def iter_scoremaps(
     if isinstance(source, Mapping):
         extra = [k for k in source.keys() if k not in known]
         if extra:
-            raise ValueError(f"score map for image id {extra[0]!r}: not in {ids_file} ({len(extra)} unknown id(s))")
+            raise DataError(f"score map for image id {extra[0]!r}: not in {ids_file} ({len(extra)} unknown id(s))")
         for image_id in image_ids:
             if image_id not in source:
-                raise ValueError(f"no score map for image id {image_id!r}{where(image_id)}")
+                raise DataError(f"no score map for image id {image_id!r}{where(image_id)}")
             origin = f"score map of image id {image_id!r}"
             yield ScoremapItem(image_id, check_scoremap(source[image_id], origin), origin)
         return
@@ -168,18 +170,18 @@ def iter_scoremaps(
         try:
             image_id, value = pair
         except (TypeError, ValueError):
-            raise ValueError(f"score map item {k}: expected an (image_id, array) pair, got {type(pair).__name__}") from None
+            raise DataError(f"score map item {k}: expected an (image_id, array) pair, got {type(pair).__name__}") from None
         image_id = str(image_id)
         if image_id not in known:
-            raise ValueError(f"score map item {k}: image id {image_id!r} is not in {ids_file}")
+            raise DataError(f"score map item {k}: image id {image_id!r} is not in {ids_file}")
         if image_id in seen:
-            raise ValueError(f"score map item {k}: image id {image_id!r} given twice")
+            raise DataError(f"score map item {k}: image id {image_id!r} given twice")
         seen.add(image_id)
         origin = f"score map of image id {image_id!r}"
         yield ScoremapItem(image_id, check_scoremap(value, origin), origin)
     missing = [i for i in image_ids if i not in seen]
     if missing:
-        raise ValueError(f"no score map for {len(missing)} image id(s), e.g. {missing[0]!r}{where(missing[0])}")
+        raise DataError(f"no score map for {len(missing)} image id(s), e.g. {missing[0]!r}{where(missing[0])}")
 
 
 def read_predictions(path: PathLike, image_ids: List[str], *, ids_file: str = "image_ids.txt") -> Dict[str, List[int]]:
@@ -201,22 +203,22 @@ def read_predictions(path: PathLike, image_ids: List[str], *, ids_file: str = "i
             continue
         parts = [x.strip() for x in s.split(",")]
         if len(parts) < 2 or not parts[0]:
-            raise ValueError(f"{p}:{lineno}: expected 'image_id,top1[,top2,...]', got {s!r}")
+            raise DataError(f"{p}:{lineno}: expected 'image_id,top1[,top2,...]', got {s!r}")
         try:
             classes = [int(x) for x in parts[1:]]
         except ValueError:
             if not out and lineno == 1:  # a header row
                 continue
-            raise ValueError(f"{p}:{lineno}: class predictions must be integers, got {parts[1:]}") from None
+            raise DataError(f"{p}:{lineno}: class predictions must be integers, got {parts[1:]}") from None
         if min(classes) < 0:
-            raise ValueError(f"{p}:{lineno}: class predictions must be >= 0, got {classes}")
+            raise DataError(f"{p}:{lineno}: class predictions must be >= 0, got {classes}")
         image_id = parts[0]
         if image_id not in known:
-            raise ValueError(f"{p}:{lineno}: image id {image_id!r} is not in {ids_file}")
+            raise DataError(f"{p}:{lineno}: image id {image_id!r} is not in {ids_file}")
         if image_id in out:
-            raise ValueError(f"{p}:{lineno}: image id {image_id!r} given twice")
+            raise DataError(f"{p}:{lineno}: image id {image_id!r} given twice")
         out[image_id] = classes
     missing = [i for i in image_ids if i not in out]
     if missing:
-        raise ValueError(f"{p}: no prediction for {len(missing)} image id(s), e.g. {missing[0]!r}")
+        raise DataError(f"{p}: no prediction for {len(missing)} image id(s), e.g. {missing[0]!r}")
     return out

@@ -141,14 +141,15 @@ def evaluate_checkpoint(
     out = evaluate_split(model, cfg, split, device=info.device, dataset=probe)
     val_split = cfg.data.val_split
     if val_thresholds and val_split and probe.split != val_split:
-        from wsolx.data.datasets import dataset_spec
+        from wsolx.data.datasets import dataset_spec_or_folder
         from wsolx.data.metadata import canonical_split
 
         try:
             split_dir = canonical_split(val_split)
         except ValueError:
             split_dir = val_split
-        folder = Path(cfg.data.resolved_metadata_root()) / dataset_spec(cfg.data.dataset).name / split_dir
+        meta_root = Path(cfg.data.resolved_metadata_root())
+        folder = meta_root / dataset_spec_or_folder(cfg.data.dataset, meta_root).name / split_dir
         if folder.is_dir():
             val = evaluate_split(model, cfg, val_split, device=info.device, desc=f"{val_split} (thresholds)")
             add_val_threshold_metrics(out, val)

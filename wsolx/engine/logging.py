@@ -16,16 +16,18 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 from tqdm.auto import tqdm
 
-__all__ = ["RunLogger", "read_jsonl", "format_table"]
+__all__ = ["RunLogger", "read_jsonl", "format_table", "jsonable"]
 
 
-def _jsonable(v: Any) -> Any:
+def jsonable(v: Any) -> Any:
+    """``v`` with mappings, sequences, numpy / torch values converted to plain JSON types and
+    non-finite floats to ``None`` (so ``json.dumps`` writes valid JSON)."""
     if isinstance(v, Mapping):
-        return {str(k): _jsonable(x) for k, x in v.items()}
+        return {str(k): jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
+        return [jsonable(x) for x in v]
     if hasattr(v, "tolist"):  # numpy / torch scalars and arrays
-        return _jsonable(v.tolist())
+        return jsonable(v.tolist())
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
@@ -49,7 +51,7 @@ class RunLogger:
 
     def log(self, event: str, **fields: Any) -> Dict[str, Any]:
         """Append one record ``{"event": event, "time": now, **fields}``; returns it."""
-        rec = {"event": event, "time": round(time.time(), 3), **_jsonable(fields)}
+        rec = {"event": event, "time": round(time.time(), 3), **jsonable(fields)}
         if self.enabled and self.path is not None:
             try:
                 with self.path.open("a") as f:

@@ -56,7 +56,7 @@ from wsolx.engine.epoch_logs import EpochLogs
 from wsolx.data import collate_with_index
 from wsolx.engine.eval_runs import evaluate_split
 from wsolx.engine.evaluator import autocast
-from wsolx.engine.logging import RunLogger, _jsonable
+from wsolx.engine.logging import RunLogger, jsonable
 from wsolx.engine.optim import build_optimizer, build_scheduler
 from wsolx.engine.seed import epoch_seed, seed_everything
 from wsolx.metrics.val_threshold import add_val_threshold_metrics
@@ -69,7 +69,7 @@ __all__ = ["Trainer", "TrainResult", "train", "LossModule", "strip_curves", "RES
 RESUME_MAY_CHANGE = frozenset({
     "optim.epochs", "data.data_root", "data.metadata_root", "data.num_workers", "data.eval_batch_size",
     "model.weights", "out_dir", "device", "eval_every", "resume", "log_every", "progress", "final_test",
-    "find_unused_parameters",
+    "find_unused_parameters", "test_checkpoint", "loggers", "log_images_every",
 })
 
 
@@ -369,7 +369,7 @@ class Trainer:
                 scheduler=self.scheduler,
                 scaler=self.scaler,
                 best=self.best,
-                extra={"best_val": _jsonable(self.best_val)},
+                extra={"best_val": jsonable(self.best_val)},
             )
 
     # ------------------------------------------------------------------ the run
@@ -503,7 +503,7 @@ class Trainer:
 
 def write_metrics(path: Path, **sections: Any) -> None:
     """Write ``sections`` as indented JSON (curves included)."""
-    write_file_atomic(path, (json.dumps(_jsonable(sections), indent=2) + "\n").encode())
+    write_file_atomic(path, (json.dumps(jsonable(sections), indent=2) + "\n").encode())
 
 
 def _flatten(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:

@@ -1,6 +1,6 @@
 """Box localisation metrics: MaxBoxAcc (V1), MaxBoxAccV2, GT-known Loc and Top-1 Loc.
 
-Definitions (DESIGN.md section 4, protocol of Choe et al. CVPR 2020, Bae et al. ECCV 2020):
+Definitions (docs/semantics.md §5, protocol of Choe et al. CVPR 2020, Bae et al. ECCV 2020):
 
 * IoU with inclusive ends: ``area = (x1 - x0 + 1) * (y1 - y0 + 1)`` (:mod:`wsolx.metrics.iou`).
 * Boxes of a CAM at each threshold ``t`` of the sweep (default ``np.arange(0, 1, 0.001)``):

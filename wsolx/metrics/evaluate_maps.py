@@ -1,6 +1,6 @@
 """Evaluate score maps produced anywhere: :func:`evaluate_scoremaps` (``wsolx eval-maps``).
 
-What a map becomes (DESIGN.md section 3):
+What a map becomes (docs/semantics.md §3):
 
 * a map at the evaluation size ``image_size x image_size`` is used as saved, exactly as the
   official standalone evaluator (``evaluation.py --scoremap_root``) uses it: no normalisation, and
@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from wsolx.errors import DataError, UsageError
 from wsolx.data.scoremaps import ScoremapItem, ScoremapSource, image_id_lines, iter_scoremaps, read_predictions
 from wsolx.metrics.scoremap_counters import ScoremapBoxCounter, ScoremapPixelCounter
 from wsolx.metrics.thresholds import cam_thresholds
@@ -74,21 +75,21 @@ class ScoremapSettings:
     def validate(self) -> "ScoremapSettings":
         """Raise ``ValueError`` naming the first bad setting."""
         if not 0.0 < float(self.cam_curve_interval) <= 1.0:
-            raise ValueError(f"cam_curve_interval must lie in (0, 1], got {self.cam_curve_interval}")
+            raise UsageError(f"cam_curve_interval must lie in (0, 1], got {self.cam_curve_interval}")
         if not self.iou_thresholds or not all(0.0 < float(d) <= 1.0 for d in self.iou_thresholds):
-            raise ValueError(f"iou_thresholds must be fractions in (0, 1], got {list(self.iou_thresholds)}")
+            raise UsageError(f"iou_thresholds must be fractions in (0, 1], got {list(self.iou_thresholds)}")
         if len(set(self.iou_thresholds)) != len(self.iou_thresholds):
-            raise ValueError(f"iou_thresholds has duplicates: {list(self.iou_thresholds)}")
+            raise UsageError(f"iou_thresholds has duplicates: {list(self.iou_thresholds)}")
         if not self.multi_iou and 0.5 not in self.iou_thresholds:
-            raise ValueError("without multi_iou the headline is the IoU-0.5 accuracy: iou_thresholds must contain 0.5")
+            raise UsageError("without multi_iou the headline is the IoU-0.5 accuracy: iou_thresholds must contain 0.5")
         if not 0.0 <= float(self.fixed_threshold) <= 1.0:
-            raise ValueError(f"fixed_threshold must lie in [0, 1], got {self.fixed_threshold}")
+            raise UsageError(f"fixed_threshold must lie in [0, 1], got {self.fixed_threshold}")
         if not 0.0 <= float(self.percentile) <= 100.0:
-            raise ValueError(f"percentile must lie in [0, 100], got {self.percentile}")
+            raise UsageError(f"percentile must lie in [0, 100], got {self.percentile}")
         if int(self.image_size) < 1:
-            raise ValueError(f"image_size must be >= 1, got {self.image_size}")
+            raise UsageError(f"image_size must be >= 1, got {self.image_size}")
         if self.normalize not in NORMALIZE_MODES:
-            raise ValueError(f"normalize must be one of {NORMALIZE_MODES}, got {self.normalize!r}")
+            raise UsageError(f"normalize must be one of {NORMALIZE_MODES}, got {self.normalize!r}")
         return self
 
     def thresholds(self) -> np.ndarray:
@@ -106,7 +107,7 @@ def _settings(preset: Optional[str], overrides: Mapping[str, Any]) -> ScoremapSe
     if preset is None:
         preset = "wsolevaluation"
     if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
+        raise UsageError(f"unknown preset {preset!r}; choose from {sorted(PRESETS)}")
     changes = {k: v for k, v in overrides.items() if v is not None}
     if "iou_thresholds" in changes:
         changes["iou_thresholds"] = tuple(float(d) for d in changes["iou_thresholds"])
@@ -139,7 +140,7 @@ def _dataset_of(meta: Any, root: Path, image_size: int, name: str, split: str) -
 
 def _mask_root(mask_root: Optional[PathLike], name: str, meta: Any) -> Path:
     if mask_root is None:
-        raise ValueError(f"data set {name!r} has masks: give the folder its mask paths are relative to (--mask-root)")
+        raise DataError(f"data set {name!r} has masks: give the folder its mask paths are relative to (--mask-root)")
     root = Path(mask_root)
     if not root.is_dir():
         raise FileNotFoundError(f"mask root not found: {root}")
@@ -171,17 +172,17 @@ def load_split(
     if mask_dataset:
         mmeta = load_metadata(meta_root / mask_dataset / split)
         if not mmeta.has_masks:
-            raise ValueError(f"mask data set {mask_dataset!r}: {mmeta.directory / 'localization.txt'} has no "
+            raise DataError(f"mask data set {mask_dataset!r}: {mmeta.directory / 'localization.txt'} has no "
                              "'path,mask_path,ignore_path' rows")
         known = set(meta.image_ids)
         extra = [i for i in mmeta.image_ids if i not in known]
         if extra:
-            raise ValueError(f"{mmeta.directory / 'image_ids.txt'}: image id {extra[0]!r} is not in "
+            raise DataError(f"{mmeta.directory / 'image_ids.txt'}: image id {extra[0]!r} is not in "
                              f"{meta.directory / 'image_ids.txt'}")
         mask_ds = _dataset_of(mmeta, _mask_root(mask_root, mask_dataset, mmeta), image_size, mask_dataset, split)
         mask_name = mask_dataset
     if box_ds is None and mask_ds is None:
-        raise ValueError(f"{meta.directory}: the split has neither boxes nor masks to evaluate (no localization.txt; "
+        raise DataError(f"{meta.directory}: the split has neither boxes nor masks to evaluate (no localization.txt; "
                          "name a mask data set with --mask-dataset)")
     ids_file = meta.directory / "image_ids.txt"
     return _Split(
@@ -197,7 +198,7 @@ def _check_range(item: ScoremapItem, size: int) -> None:
     a = item.array
     lo, hi = float(a.min()), float(a.max())
     if lo < 0.0 or hi > 1.0:
-        raise ValueError(
+        raise DataError(
             f"{item.origin}: score map at the evaluation size {size}x{size} has values in [{lo:.6g}, {hi:.6g}], "
             "outside [0, 1]; the official evaluator requires normalised maps (save min-max normalised maps, save "
             "the raw low-resolution CAM instead, or pass normalize='always' / --normalize always)"
@@ -276,8 +277,10 @@ def evaluate_scoremaps(
 
     Raises:
         FileNotFoundError: a missing folder, metadata file, map or mask file.
-        ValueError: a bad setting or map (naming the file / image id), an image id not in the
-            metadata, a malformed predictions row (``file:line``).
+        UsageError: a bad setting (a ``ValueError`` too).
+        DataError: a bad map (naming the file / image id), an image id not in the metadata, a
+            malformed predictions row (``file:line``) (a ``ValueError`` too).
+        MetadataError: malformed metadata files.
     """
     from tqdm.auto import tqdm
 
@@ -289,7 +292,7 @@ def evaluate_scoremaps(
         normalize=normalize,
     ))
     if int(batch_size) < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise UsageError(f"batch_size must be >= 1, got {batch_size}")
     dev = torch.device(device) if device is not None else torch.device("cpu")
     size = int(settings.image_size)
     data = load_split(metadata_root, dataset, split, size, mask_root=mask_root, mask_dataset=mask_dataset)
@@ -301,7 +304,7 @@ def evaluate_scoremaps(
             preds = {str(k): [int(c) for c in v] for k, v in predictions.items()}
             missing = [i for i in data.image_ids if not preds.get(i)]
             if missing:
-                raise ValueError(f"predictions: no classes for image id {missing[0]!r} ({len(missing)} image(s))")
+                raise DataError(f"predictions: no classes for image id {missing[0]!r} ({len(missing)} image(s))")
     thresholds = settings.thresholds()
     boxes = ScoremapBoxCounter(
         thresholds=thresholds, iou_thresholds=settings.iou_thresholds, multi_box=settings.multi_contour,
@@ -340,7 +343,7 @@ def evaluate_scoremaps(
     for item in bar:
         full = tuple(item.array.shape) == (size, size)
         if settings.normalize == "never" and not full:
-            raise ValueError(f"{item.origin}: score map of shape {tuple(item.array.shape)}, expected {size}x{size} "
+            raise DataError(f"{item.origin}: score map of shape {tuple(item.array.shape)}, expected {size}x{size} "
                              "(normalize='never' uses every map as saved)")
         raw = settings.normalize == "always" or not full
         if not raw:

@@ -17,7 +17,7 @@ def normalized_scoremaps(cams: Tensor, image_size: Tuple[int, int]) -> Tensor:
     The protocol's score maps (:func:`wsolx.ops.upsample_scoremaps`): the CAM cast to float64 and
     resized bit for bit as ``cv2.resize(..., INTER_CUBIC)``, then ``normalize_scoremap`` in
     float64 (``s -= min; s /= max``); a constant map, or one holding a NaN or an infinite value,
-    becomes all zeros (DESIGN.md section 3, steps 1-2). The box ops quantise these same maps.
+    becomes all zeros (docs/semantics.md §3). The box ops quantise these same maps.
     """
     if cams.dim() != 3:
         raise ValueError(f"normalized_scoremaps: expected (N, h, w) CAMs, got shape {tuple(cams.shape)}")

@@ -1,4 +1,4 @@
-"""CAM backbones for WSOL (DESIGN.md section 6) with a timm-style interface.
+"""CAM backbones for WSOL (docs/semantics.md §8) with a timm-style interface.
 
 Builders (``builder(*, num_classes, pooling="tap"|"gap", tap_theta=0.1, large_feature_map=False,
 weights=None, method="cam", **method_kwargs)``): :func:`vgg16`, :func:`resnet50`,

@@ -1,4 +1,4 @@
-"""InceptionV3-CAM (DESIGN.md section 6; protocol of Choe et al., CVPR 2020).
+"""InceptionV3-CAM (docs/semantics.md §8; protocol of Choe et al., CVPR 2020).
 
 The protocol's InceptionV3 CAM trunk, built from torchvision's Inception blocks so its
 ``inception_v3`` state dict loads as is:

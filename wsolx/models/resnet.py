@@ -1,4 +1,4 @@
-"""ResNet50-CAM (DESIGN.md section 6; protocol of Choe et al., CVPR 2020).
+"""ResNet50-CAM (docs/semantics.md §8; protocol of Choe et al., CVPR 2020).
 
 torchvision's ResNet50 (v1.5: stride on the 3x3 conv) with ``layer4`` at stride 1, so a 224 input
 gives a 14x14 map of K = 2048 channels; ``large_feature_map=True`` also sets ``layer3`` to stride 1

@@ -1,4 +1,4 @@
-"""VGG16-CAM (DESIGN.md section 6) and the CPU-sized ``vgg_tiny``.
+"""VGG16-CAM (docs/semantics.md §8) and the CPU-sized ``vgg_tiny``.
 
 VGG16-CAM, as in the protocol (Choe et al., CVPR 2020) and the paper (Bae et al., ECCV 2020):
 torchvision's VGG16 ``features`` with pool5 removed (224 -> 14x14), then a new

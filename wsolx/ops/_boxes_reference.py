@@ -1,8 +1,10 @@
-"""Pure-PyTorch reference of the CAM -> boxes protocol (steps 2-8 of DESIGN.md section 3).
+"""Pure-PyTorch reference of the CAM -> boxes protocol (docs/semantics.md §4).
 
-This is the fallback used when the compiled extension is missing and the specification the
-``wsolx::scoremap_boxes`` / ``wsolx::scoremap_all_boxes`` kernels must match bit for bit. It is
-vectorised with plain torch ops and runs on the input's device (CPU or CUDA).
+This is the fallback used when the compiled extension is missing; it gives the same boxes as the
+``wsolx::scoremap_boxes`` / ``wsolx::scoremap_all_boxes`` kernels, bit for bit. It is a second
+fast algorithm, not the specification: the executable specification is the plain OpenCV loop of
+``tests/protocol_cv2.py``, against which both are tested. It is vectorised with plain torch ops
+and runs on the input's device (CPU or CUDA).
 
 Method (per distinct (map, level) mask, batched over masks):
 

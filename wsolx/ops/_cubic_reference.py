@@ -1,5 +1,5 @@
 """Pure-PyTorch float64 bicubic resize, bit for bit equal to ``cv2.resize(..., INTER_CUBIC)`` on a
-float64 map, and the protocol's float64 normalisation / quantisation (DESIGN.md section 3, steps 1-3).
+float64 map, and the protocol's float64 normalisation / quantisation (docs/semantics.md §3 and §4 step 1).
 
 The same rules as ``csrc/ops/cubic_resize.h`` (see there), with torch ops in the same rounding
 order: per destination index ``d`` the source position ``f = float32((d + 0.5) * scale - 0.5)``

@@ -1,6 +1,6 @@
 """Batched raw CAM -> boxes at many thresholds, bit-exact to the WSOL evaluation protocol.
 
-Pipeline per map (DESIGN.md section 3), all fused in one kernel per map (``wsolx::cam_boxes``,
+Pipeline per map (docs/semantics.md §3-4), all fused in one kernel per map (``wsolx::cam_boxes``,
 ``wsolx::cam_all_boxes``, ``wsolx::cam_boxes_both``; C++ CPU, CUDA and a pure-PyTorch fallback):
 
 1. the raw ``(h, w)`` CAM, cast to float64, is resized to ``image_size`` exactly as

@@ -137,11 +137,11 @@ def write_report(
         "variants": {e.label: {"variant": e.variant, "Top-1 Cls": e.top1_cls, **e.metrics} for e in entries},
         **(dict(extra) if extra else {}),
     }
-    from wsolx.engine.logging import _jsonable
+    from wsolx.engine.logging import jsonable
 
     paths["metrics"] = out / "metrics.json"
     out.mkdir(parents=True, exist_ok=True)
-    paths["metrics"].write_text(json.dumps(_jsonable(metrics), indent=2) + "\n")
+    paths["metrics"].write_text(json.dumps(jsonable(metrics), indent=2) + "\n")
     paths["html"] = write_html_report(
         out / "report.html",
         title=title,

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from wsolx.report.runs import RunData, RunError, load_run, unique_names, val_chosen, variant_label
+from wsolx.report.runs import RunData, RunError, is_val_threshold_key, load_run, unique_names, val_chosen, variant_label
 
 __all__ = ["write_runs_report", "comparison_rows", "MAIN_COLUMNS", "report_for_paths"]
 
@@ -61,9 +61,9 @@ def comparison_rows(runs: Sequence[RunData]) -> Tuple[List[Dict[str, Any]], List
 
     Every row has ``variant`` (the row label), ``run`` and ``key`` (``run/variant``) and every
     numeric metric of that variant on the test split, the derived ones of :func:`val_chosen`
-    included; numbers named like thresholds go to the threshold rows. Numbers the runs' metrics
-    files carry beyond the known ones (e.g. validation-chosen thresholds written by the trainer)
-    become extra columns.
+    included (the trainer's validation-threshold keys appear once, under those names); numbers named
+    like thresholds go to the threshold rows. Other numbers the runs' metrics files carry become
+    extra columns.
 
     Returns:
         ``(metric_rows, metric_columns, threshold_rows, threshold_columns)``.
@@ -78,7 +78,8 @@ def comparison_rows(runs: Sequence[RunData]) -> Tuple[List[Dict[str, Any]], List
             base = {"variant": f"{run.name}: {label}" if several else label, "run": run.name, "key": f"{run.name}/{v}"}
             row: Dict[str, Any] = dict(base)
             trow: Dict[str, Any] = dict(base)
-            nums = {k: x for k, x in m.items() if isinstance(x, (int, float)) and not isinstance(x, bool)}
+            nums = {k: x for k, x in m.items()
+                    if isinstance(x, (int, float)) and not isinstance(x, bool) and not is_val_threshold_key(k)}
             if isinstance(run.test.get("Top-1 Cls"), (int, float)):
                 nums.setdefault("Top-1 Cls", run.test["Top-1 Cls"])
             val_m = ((run.val or {}).get("variants") or {}).get(v)
@@ -191,7 +192,7 @@ def write_runs_report(
     Returns:
         ``{"html": ..., "metrics": ..., "<figure name>": ...}``.
     """
-    from wsolx.engine.logging import _jsonable
+    from wsolx.engine.logging import jsonable
     from wsolx.report.builder import _slug
     from wsolx.report.figures import box_acc_curves, cam_grid, pxap_curves, training_curves
     from wsolx.report.html import write_html_report
@@ -294,7 +295,7 @@ def write_runs_report(
     }
     out.mkdir(parents=True, exist_ok=True)
     paths["metrics"] = out / "metrics.json"
-    paths["metrics"].write_text(json.dumps(_jsonable(metrics), indent=2) + "\n")
+    paths["metrics"].write_text(json.dumps(jsonable(metrics), indent=2) + "\n")
     page_rows = [{k: v for k, v in r.items() if k not in ("run", "key")} for r in rows]
     page_trows = [{k: v for k, v in r.items() if k not in ("run", "key")} for r in trows]
     tables: List[Tuple[Any, ...]] = []

@@ -3,9 +3,9 @@
 A :class:`RunData` holds what one run left behind: its config, the test metrics (``metrics.json``
 ``test`` section, or an ``eval_<split>.json``), the validation metrics of the selected epoch
 (``metrics.json`` ``val``), the per-epoch history of ``log.jsonl`` and the checkpoint to re-run
-for overlays. :func:`val_chosen` derives, from the validation and test box-accuracy curves, the
-threshold a practitioner would pick on the validation split and the test accuracy at it, next to
-the oracle (best-on-test) MaxBoxAcc / MaxBoxAccV2.
+for overlays. :func:`val_chosen` gives the threshold a practitioner would pick on the validation
+split and the test accuracy at it (as the run recorded them, or from the two splits' curves), next
+to the oracle (best-on-test) MaxBoxAcc / MaxBoxAccV2.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy as np
 
 from wsolx.errors import WsolxError
 
-__all__ = ["RunData", "RunError", "load_run", "run_from_eval", "history_records", "val_chosen", "variant_label"]
+__all__ = ["RunData", "RunError", "load_run", "run_from_eval", "history_records", "val_chosen",
+           "is_val_threshold_key", "variant_label"]
 
 PathLike = Union[str, Path]
 
@@ -40,7 +41,8 @@ class RunData:
         val: validation metrics of the selected epoch, when the run has them.
         best: ``{"epoch", "score", "metric", "variant"}`` of the selection, when known.
         history: per-epoch records (see :func:`history_records`).
-        checkpoint: checkpoint to re-run for overlays (``best.pt``), when present.
+        checkpoint: checkpoint to re-run for overlays: the one the test metrics were computed with
+            (``metrics.json`` ``tested.checkpoint``), else ``best.pt``, else ``last.pt``.
         source: the file the test metrics came from.
     """
 
@@ -138,7 +140,10 @@ def load_run(path: PathLike, name: Optional[str] = None) -> RunData:
         config = test.get("config") or config
     if not config and isinstance(test, dict):
         config = test.get("config") or {}
-    ckpt = next((p / n for n in ("best.pt", "last.pt") if (p / n).is_file()), None)
+    tested = (metrics.get("tested") or {}).get("checkpoint") if isinstance(metrics, dict) else None
+    order = [f"{tested}.pt"] if tested in ("last", "best") else []  # the checkpoint the test numbers are of
+    order += [n for n in ("best.pt", "last.pt") if n not in order]
+    ckpt = next((p / n for n in order if (p / n).is_file()), None)
     return RunData(
         name=name or p.resolve().name,
         path=p,
@@ -211,56 +216,51 @@ def variant_label(variant: str, config: Mapping[str, Any]) -> str:
     return base + suffix
 
 
-def _curve_row(curve: Any, delta: float) -> Optional[np.ndarray]:
-    if not isinstance(curve, Mapping):
-        return None
-    for k in (delta, str(delta), f"{delta:g}", f"{delta:.1f}", f"{delta:.2f}"):
-        if k in curve:
-            return np.asarray(curve[k], dtype=float)
-    return None
-
-
 def val_chosen(val_m: Optional[Mapping[str, Any]], test_m: Mapping[str, Any]) -> Dict[str, float]:
-    """Validation-chosen operating thresholds and the test accuracies at them, beside the oracle ones.
+    """Validation-chosen operating thresholds and the test accuracies at them, beside the oracle ones,
+    under the report's column names.
 
-    For MaxBoxAcc (largest box, IoU 0.5) and for each IoU ``delta`` of MaxBoxAccV2 the threshold is
-    the first argmax of the validation curve; the test accuracy is the test curve at that
-    threshold. Needs both curves on the same thresholds; returns ``{}`` otherwise.
+    The numbers are those of :func:`wsolx.metrics.val_threshold.val_threshold_metrics` (one rule
+    for the run's ``metrics.json`` and the report): taken from ``test_m`` when the run recorded
+    them, otherwise computed from the validation and test curves when both exist on the same
+    thresholds.
 
     Returns:
         ``thr MaxBoxAcc (oracle)``, ``thr MaxBoxAcc (val)``, ``BoxAcc @val thr`` and per ``delta``
         ``thr V2@delta (oracle)``, ``thr V2@delta (val)``, ``BoxAccV2@delta @val thr``, plus
-        ``BoxAccV2 @val thr`` (mean over deltas).
+        ``BoxAccV2 @val thr`` (mean over deltas); only those that can be had.
     """
+    from wsolx.metrics.val_threshold import val_threshold_metrics
+
     out: Dict[str, float] = {}
     if isinstance(test_m.get("best_threshold"), (int, float)):
         out["thr MaxBoxAcc (oracle)"] = float(test_m["best_threshold"])
     for key in test_m:
         if key.startswith("best_threshold@") and isinstance(test_m[key], (int, float)):
             out[f"thr V2@{key.split('@', 1)[1]} (oracle)"] = float(test_m[key])
-    th_test = test_m.get("thresholds")
-    if th_test is not None:
-        th = np.asarray(th_test, dtype=float)
-    if not val_m or th_test is None or val_m.get("thresholds") is None:
-        return out
-    if not np.allclose(np.asarray(val_m["thresholds"], dtype=float), th):
-        return out
-    v1v, v1t = val_m.get("box_acc_curve_v1"), test_m.get("box_acc_curve_v1")
-    if v1v is not None and v1t is not None:
-        i = int(np.argmax(np.asarray(v1v, dtype=float)))
-        out["thr MaxBoxAcc (val)"] = float(th[i])
-        out["BoxAcc @val thr"] = float(np.asarray(v1t, dtype=float)[i])
-    accs = []
-    for key in sorted(k for k in test_m if k.startswith("MaxBoxAccV2@")):
-        delta = float(key.split("@", 1)[1])
-        cv, ct = _curve_row(val_m.get("box_acc_curve"), delta), _curve_row(test_m.get("box_acc_curve"), delta)
-        if cv is None or ct is None:
+    chosen = {k: x for k, x in test_m.items() if is_val_threshold_key(k)}
+    if not chosen and val_m:
+        try:
+            chosen = val_threshold_metrics(test_m, val_m)
+        except (KeyError, ValueError, TypeError):  # curves missing or on different thresholds
+            chosen = {}
+    for key, x in chosen.items():
+        if not isinstance(x, (int, float)):
             continue
-        i = int(np.argmax(cv))
-        d = f"{delta:g}"
-        out[f"thr V2@{d} (val)"] = float(th[i])
-        out[f"BoxAccV2@{d} @val thr"] = float(ct[i])
-        accs.append(float(ct[i]))
-    if accs:
-        out["BoxAccV2 @val thr"] = float(np.mean(accs))
+        if key == "val_threshold":
+            out["thr MaxBoxAcc (val)"] = float(x)
+        elif key.startswith("val_threshold@"):
+            out[f"thr V2@{key.split('@', 1)[1]} (val)"] = float(x)
+        elif key == "BoxAcc@val_thr":
+            out["BoxAcc @val thr"] = float(x)
+        elif key == "BoxAccV2@val_thr":
+            out["BoxAccV2 @val thr"] = float(x)
+        else:  # BoxAccV2@<delta>@val_thr
+            out[f"BoxAccV2@{key.split('@')[1]} @val thr"] = float(x)
     return out
+
+
+def is_val_threshold_key(key: str) -> bool:
+    """A key written by :mod:`wsolx.metrics.val_threshold` (``val_threshold``, ``val_threshold@0.5``,
+    ``BoxAcc@val_thr``, ``BoxAccV2@0.5@val_thr``, ``BoxAccV2@val_thr``)."""
+    return key.startswith("val_threshold") or key.endswith("@val_thr")
