@@ -351,7 +351,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    from wsolx.engine.demo import DemoSettings, run_demo
+    from wsolx.apps.demo import DemoSettings, run_demo
 
     kw = dict(
         epochs=a.epochs, image_size=a.image_size, num_classes=a.num_classes, train_per_class=a.train_per_class,
