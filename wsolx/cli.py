@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from wsolx import protocol
+from wsolx.data.synthetic import add_synth_parser
 from wsolx.errors import UsageError as _UsageError  # flags that select nothing (one mechanism: wsolx/errors.py)
-from wsolx.errors import report
+from wsolx.errors import run_command
 
 __all__ = ["main", "build_parser", "config_from_args"]
 
@@ -263,29 +263,6 @@ def _library_versions() -> Dict[str, Any]:
     return out
 
 
-def cmd_synth(a: argparse.Namespace) -> int:
-    from wsolx.data.synthetic import generate
-
-    t0 = time.time()
-    try:
-        root = generate(
-            a.root,
-            num_classes=a.num_classes,
-            train_per_class=a.train_per_class,
-            val_per_class=a.val_per_class,
-            test_per_class=a.test_per_class,
-            image_size=a.image_size,
-            seed=a.seed,
-            masks=not a.no_masks,
-            progress=not a.quiet,
-        )
-    except ValueError as exc:  # bad sizes or counts: a usage error, not a traceback
-        raise _UsageError(str(exc)) from exc
-    print(f"wrote the synthetic set to {root} in {time.time() - t0:.1f} s")
-    print(f"train on it with: wsolx train --data-root {root} --dataset SYNTH --arch vgg_tiny --out runs/synth")
-    return 0
-
-
 def cmd_train(a: argparse.Namespace) -> int:
     from wsolx.engine.distributed import cleanup_distributed
     from wsolx.engine.trainer import Trainer
@@ -374,7 +351,7 @@ def cmd_report(a: argparse.Namespace) -> int:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    from wsolx.engine.demo import DemoSettings, run_demo
+    from wsolx.apps.demo import DemoSettings, run_demo
 
     kw = dict(
         epochs=a.epochs, image_size=a.image_size, num_classes=a.num_classes, train_per_class=a.train_per_class,
@@ -408,17 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print JSON")
     s.set_defaults(func=cmd_info)
 
-    s = sub.add_parser("synth", help="generate the synthetic data set (SYNTH boxes, SYNTH_MASK masks)")
-    s.add_argument("--root", required=True, help="output folder")
-    s.add_argument("--num-classes", type=int, default=10)
-    s.add_argument("--train-per-class", type=int, default=100)
-    s.add_argument("--val-per-class", type=int, default=10)
-    s.add_argument("--test-per-class", type=int, default=20)
-    s.add_argument("--image-size", type=int, default=224)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--no-masks", action="store_true", help="skip the masks and the SYNTH_MASK metadata")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
-    s.set_defaults(func=cmd_synth)
+    # ---- synth: the synthetic data set (its parser lives with the generator, wsolx/data/synthetic.py)
+    add_synth_parser(sub)
 
     s = sub.add_parser(
         "train",
@@ -538,17 +506,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
-    try:
-        return int(func(args) or 0)
-    except BrokenPipeError:  # output piped into e.g. `head`
-        return 0
-    except BaseException as exc:  # noqa: BLE001 - user errors become one line, bugs keep their traceback
-        if isinstance(exc, SystemExit):
-            raise
-        status = report(args.command, exc)
-        if status is None:
-            raise
-        return status
+    return run_command(args.command, func, args)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import os
 import re
 import signal
 import sys
-from typing import Optional, TextIO
+from typing import Any, Callable, Optional, TextIO
 
 __all__ = [
     "WsolxError",
@@ -37,6 +37,7 @@ __all__ = [
     "user_message",
     "exit_status",
     "report",
+    "run_command",
 ]
 
 
@@ -165,3 +166,22 @@ def report(command: str, exc: BaseException, stream: Optional[TextIO] = None) ->
     label = "interrupted" if isinstance(exc, (KeyboardInterrupt, RunInterrupted)) else "error"
     print(f"wsolx {command}: {label}: {msg}", file=stream)
     return exit_status(exc)
+
+
+def run_command(command: str, func: Callable[[Any], Optional[int]], args: Any) -> int:
+    """Run ``func(args)`` as the ``wsolx <command>`` entry point does and return its exit status.
+
+    A closed output pipe (``wsolx ... | head``) is status 0; a user-facing error is one line from
+    :func:`report` and its status; ``SystemExit`` and bugs (tracebacks) propagate unchanged.
+    """
+    try:
+        return int(func(args) or 0)
+    except BrokenPipeError:  # output piped into e.g. `head`
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - user errors become one line, bugs keep their traceback
+        if isinstance(exc, SystemExit):
+            raise
+        status = report(command, exc)
+        if status is None:
+            raise
+        return status

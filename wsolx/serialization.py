@@ -8,13 +8,14 @@ needs (array reconstruction and dtypes, nothing that runs code), so wsolx never 
 
 from __future__ import annotations
 
+import hashlib
 import os
-from typing import Any, List, Union
+from typing import Any, Dict, List, Union
 
 import numpy as np
 import torch
 
-__all__ = ["safe_load", "load_error_reason"]
+__all__ = ["safe_load", "load_error_reason", "content_digest"]
 
 
 def _numpy_safe_globals() -> List[Any]:
@@ -42,3 +43,39 @@ def safe_load(
     """
     with torch.serialization.safe_globals(_numpy_safe_globals()):
         return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+
+
+def _feed(h: Any, obj: Any) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().to("cpu").contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}|".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy())
+    elif isinstance(obj, np.ndarray):
+        h.update(f"A{obj.dtype}{obj.shape}|".encode())
+        h.update(np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, dict):
+        h.update(f"D{len(obj)}{{".encode())
+        for k, v in obj.items():
+            _feed(h, k)
+            h.update(b":")
+            _feed(h, v)
+        h.update(b"}")
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"{'L' if isinstance(obj, list) else 'U'}{len(obj)}[".encode())
+        for v in obj:
+            _feed(h, v)
+        h.update(b"]")
+    else:
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
+
+
+def content_digest(ckpt: Dict[str, Any]) -> str:
+    """SHA-256 hex digest of a checkpoint's content, its ``checksum`` entry excluded.
+
+    Here (not in :mod:`wsolx.engine.checkpoint`, which re-exports it) so that
+    :mod:`wsolx.models.weights` can verify a wsolx checkpoint without importing the engine.
+    """
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in ckpt.items() if k != "checksum"})
+    return h.hexdigest()

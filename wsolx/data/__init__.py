@@ -10,8 +10,12 @@ Public API::
     WSOLDataset: ds[i] -> (image (3, S, S) float32, label, index); len(ds); ds.num_classes;
                  ds.image_ids; ds.gt_boxes(i) (G, 4); ds.has_masks; ds.gt_mask(i); ds.load_raw(i)
     collate_with_index(batch) -> (images (B, 3, S, S), labels (B,), indices (B,))
-    synthetic.generate(root, ...) -> Path     (also ``python -m wsolx.data.synthetic``)
+    synthetic.generate(root, ...) -> Path     (``from wsolx.data import synthetic``; also
+                                              ``python -m wsolx.data.synthetic``); generate_synthetic
 """
+
+from pathlib import Path
+from typing import Any, Union
 
 from wsolx.data.datasets import (
     DATASETS,
@@ -34,17 +38,12 @@ from wsolx.data.transforms import (
 )
 
 
-def __getattr__(name: str):
-    # Lazy, so that ``python -m wsolx.data.synthetic`` does not import the module twice.
-    if name == "synthetic":
-        import importlib
+def generate_synthetic(root: Union[str, Path], **kwargs: Any) -> Path:
+    """:func:`wsolx.data.synthetic.generate` (same arguments). The module is imported on call, not
+    with the package, so that ``python -m wsolx.data.synthetic`` runs it only once."""
+    from wsolx.data.synthetic import generate
 
-        return importlib.import_module("wsolx.data.synthetic")
-    if name == "generate_synthetic":
-        from wsolx.data.synthetic import generate
-
-        return generate
-    raise AttributeError(f"module 'wsolx.data' has no attribute {name!r}")
+    return generate(root, **kwargs)
 
 
 __all__ = [

@@ -35,15 +35,19 @@ Load with ``get_dataset("SYNTH", root, root / "metadata", split, train=...)``. C
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from PIL import Image, ImageDraw
 from tqdm import tqdm
+
+from wsolx.errors import UsageError, run_command
 
 __all__ = [
     "SHAPES",
@@ -54,6 +58,9 @@ __all__ = [
     "class_name",
     "render_sample",
     "generate",
+    "add_synth_arguments",
+    "add_synth_parser",
+    "cmd_synth",
     "main",
 ]
 
@@ -350,12 +357,57 @@ def generate(
     return root
 
 
+def add_synth_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the options of ``wsolx synth`` (the arguments of :func:`generate`) to ``p``."""
+    p.add_argument("--root", required=True, help="output folder")
+    p.add_argument("--num-classes", type=int, default=10)
+    p.add_argument("--train-per-class", type=int, default=100)
+    p.add_argument("--val-per-class", type=int, default=10)
+    p.add_argument("--test-per-class", type=int, default=20)
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-masks", action="store_true", help="skip the masks and the SYNTH_MASK metadata")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def add_synth_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> argparse.ArgumentParser:
+    """Register the ``synth`` command on the ``wsolx`` sub-parsers (called by :mod:`wsolx.cli`)."""
+    s = sub.add_parser("synth", help="generate the synthetic data set (SYNTH boxes, SYNTH_MASK masks)")
+    add_synth_arguments(s)
+    s.set_defaults(func=cmd_synth)
+    return s
+
+
+def cmd_synth(a: argparse.Namespace) -> int:
+    """``wsolx synth``: write the set, print where and how to train on it; bad sizes are a
+    :class:`~wsolx.errors.UsageError`."""
+    t0 = time.time()
+    try:
+        root = generate(
+            a.root,
+            num_classes=a.num_classes,
+            train_per_class=a.train_per_class,
+            val_per_class=a.val_per_class,
+            test_per_class=a.test_per_class,
+            image_size=a.image_size,
+            seed=a.seed,
+            masks=not a.no_masks,
+            progress=not a.quiet,
+        )
+    except ValueError as exc:  # bad sizes or counts: a usage error, not a traceback
+        raise UsageError(str(exc)) from exc
+    print(f"wrote the synthetic set to {root} in {time.time() - t0:.1f} s")
+    print(f"train on it with: wsolx train --data-root {root} --dataset SYNTH --arch vgg_tiny --out runs/synth")
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Command line: ``python -m wsolx.data.synthetic --root DIR [options]``, the same as
     ``wsolx synth``. Exits with status 2 on bad options."""
-    from wsolx.cli import main as cli_main
-
-    status = cli_main(["synth", *(sys.argv[1:] if argv is None else argv)])
+    parser = argparse.ArgumentParser(prog="wsolx synth")
+    add_synth_arguments(parser)
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    status = run_command("synth", cmd_synth, args)
     if status != 0:
         raise SystemExit(status)
     return 0

@@ -1,4 +1,4 @@
-"""wsolx.engine: configuration, training and evaluation loops, checkpoints, DDP, logs, the demo.
+"""wsolx.engine: configuration, training and evaluation loops, checkpoints, DDP, logs.
 
 Public API::
 
@@ -6,7 +6,6 @@ Public API::
     Trainer(cfg).fit() -> TrainResult          train(cfg)        (DDP under torchrun)
     evaluate(model, dataset, eval_cfg, ...)    evaluate_checkpoint(path, split=..., ...)
     save_checkpoint / load_checkpoint          init_distributed / ShardSampler
-    run_demo(DemoSettings(...))                the CPU demo behind ``wsolx demo``
 """
 
 from wsolx.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -28,7 +27,6 @@ from wsolx.engine.eval_runs import evaluate_checkpoint, evaluate_split
 from wsolx.engine.logging import RunLogger, format_table, read_jsonl
 from wsolx.engine.optim import build_optimizer, build_scheduler
 from wsolx.engine.trainer import Trainer, TrainResult, train
-from wsolx.engine.demo import DemoSettings, run_demo
 
 __all__ = [
     "Config",
@@ -63,6 +61,4 @@ __all__ = [
     "RunLogger",
     "read_jsonl",
     "format_table",
-    "DemoSettings",
-    "run_demo",
 ]

@@ -20,7 +20,6 @@ A full disk is reported as an :class:`OSError` naming the file.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import random
@@ -32,7 +31,7 @@ import torch
 from torch import nn
 
 from wsolx.errors import WsolxError, disk_write_error
-from wsolx.serialization import load_error_reason, safe_load
+from wsolx.serialization import content_digest, load_error_reason, safe_load
 
 __all__ = [
     "save_checkpoint",
@@ -140,38 +139,6 @@ def save_checkpoint(
 
 
 # ---------------------------------------------------------------------------- integrity
-def _feed(h: Any, obj: Any) -> None:
-    if isinstance(obj, torch.Tensor):
-        t = obj.detach().to("cpu").contiguous()
-        h.update(f"T{t.dtype}{tuple(t.shape)}|".encode())
-        if t.numel():
-            h.update(t.reshape(-1).view(torch.uint8).numpy())
-    elif isinstance(obj, np.ndarray):
-        h.update(f"A{obj.dtype}{obj.shape}|".encode())
-        h.update(np.ascontiguousarray(obj).tobytes())
-    elif isinstance(obj, dict):
-        h.update(f"D{len(obj)}{{".encode())
-        for k, v in obj.items():
-            _feed(h, k)
-            h.update(b":")
-            _feed(h, v)
-        h.update(b"}")
-    elif isinstance(obj, (list, tuple)):
-        h.update(f"{'L' if isinstance(obj, list) else 'U'}{len(obj)}[".encode())
-        for v in obj:
-            _feed(h, v)
-        h.update(b"]")
-    else:
-        h.update(f"{type(obj).__name__}:{obj!r};".encode())
-
-
-def content_digest(ckpt: Dict[str, Any]) -> str:
-    """SHA-256 hex digest of a checkpoint's content, its ``checksum`` entry excluded."""
-    h = hashlib.sha256()
-    _feed(h, {k: v for k, v in ckpt.items() if k != "checksum"})
-    return h.hexdigest()
-
-
 def non_finite_tensors(state: Dict[str, Any]) -> list:
     """Names of the floating-point tensors of a state dict that hold NaN or infinity."""
     return [k for k, v in state.items()

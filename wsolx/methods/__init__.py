@@ -12,6 +12,7 @@ import inspect
 from typing import Any, Dict, List, Type
 
 from wsolx.methods.base import CAM, WSOLMethod, minmax_normalize
+from wsolx.methods.host import MethodHost
 from wsolx.methods.has import HaS, has_erase, has_mask
 from wsolx.methods.acol import ACoL, ACoLOutput, acol_erase
 from wsolx.methods.spg import SPG, masked_bce_with_logits, spg_mask
@@ -20,6 +21,7 @@ from wsolx.methods.cutmix import CutMix, CutMixResult, cutmix, cutmix_box
 
 __all__ = [
     "WSOLMethod",
+    "MethodHost",
     "CAM",
     "HaS",
     "ACoL",

@@ -17,17 +17,15 @@ Protocol default ``threshold=0.7`` (``config.py``: ``acol_threshold``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple, Tuple
+from typing import NamedTuple, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from wsolx.methods.base import WSOLMethod, minmax_normalize
+from wsolx.methods.host import MethodHost
 from wsolx.ops.cam import cam
-
-if TYPE_CHECKING:  # pragma: no cover
-    from wsolx.models.base import WSOLModel
 
 __all__ = ["ACoL", "ACoLOutput", "acol_erase"]
 
@@ -87,30 +85,30 @@ class ACoL(WSOLMethod):
         self.threshold = float(threshold)
         self.cam_fusion = cam_fusion
 
-    def attach(self, model: "WSOLModel") -> None:
+    def attach(self, model: MethodHost) -> None:
         self.neck_b = model.make_neck()
         self.head_b = model.make_head()
 
-    def branches(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> ACoLOutput:
+    def branches(self, model: MethodHost, images: Tensor, labels: Tensor) -> ACoLOutput:
         """Run both branches; branch B sees the trunk features erased with A's CAM of ``labels``."""
         features_a, trunk, _ = model.forward_features_with_taps(images)
         logits_a = model.forward_head(features_a)
-        attention = minmax_normalize(cam(features_a.detach(), model.head.fc.weight.detach(), labels, False))
+        attention = minmax_normalize(cam(features_a.detach(), model.fc_weight.detach(), labels, False))
         erased = acol_erase(trunk, attention, self.threshold)
         features_b = self.neck_b(erased)
         logits_b = self.head_b(features_b)
         return ACoLOutput(logits_a, logits_b, features_a, features_b, trunk, erased, attention)
 
-    def training_loss(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+    def training_loss(self, model: MethodHost, images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
         out = self.branches(model, images, labels)
         loss = F.cross_entropy(out.logits_a, labels) + F.cross_entropy(out.logits_b, labels)
         return loss, out.logits_a
 
-    def cams(self, model: "WSOLModel", images: Tensor, labels: Tensor, clamp_negative: bool = False) -> Tensor:
+    def cams(self, model: MethodHost, images: Tensor, labels: Tensor, clamp_negative: bool = False) -> Tensor:
         if self.cam_fusion == "a":
             return super().cams(model, images, labels, clamp_negative)
         out = self.branches(model, images, labels)
-        cam_a = cam(out.features_a, model.head.fc.weight, labels, clamp_negative)
+        cam_a = cam(out.features_a, model.fc_weight, labels, clamp_negative)
         cam_b = cam(out.features_b, self.head_b.fc.weight, labels, clamp_negative)
         return torch.maximum(minmax_normalize(cam_a), minmax_normalize(cam_b))
 

@@ -1,6 +1,6 @@
 """Attention-based Dropout Layer (ADL; Choe & Shim, CVPR 2019).
 
-ADL layers are inserted into the trunk at the model's ``adl_points`` (protocol positions: VGG16
+ADL layers are inserted into the trunk at the model's ``point_sets["adl"]`` (protocol positions: VGG16
 after pool3, conv4_3 and conv5_3; ResNet50 after layer3[0], layer4[0], layer4[2]; InceptionV3
 after Mixed_5d, Mixed_6e and the head convs). In training, for features ``x`` ``(B, C, H, W)``::
 
@@ -17,15 +17,13 @@ cross-entropy. Defaults: ``drop_rate=0.75``, ``gamma=0.9`` (protocol ``config.py
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Tuple
+from typing import Tuple
 
 import torch
 from torch import Tensor, nn
 
 from wsolx.methods.base import WSOLMethod
-
-if TYPE_CHECKING:  # pragma: no cover
-    from wsolx.models.base import WSOLModel
+from wsolx.methods.host import MethodHost
 
 __all__ = ["ADL", "ADLayer"]
 
@@ -67,7 +65,8 @@ class ADLayer(nn.Module):
 
 
 class ADL(WSOLMethod):
-    """ADL method: inserts :class:`ADLayer` at the model's ``adl_points``; cross-entropy training.
+    """ADL method: inserts :class:`ADLayer` at the model's ``point_sets["adl"]`` (with
+    ``model.insert_layer``); cross-entropy training.
 
     Args:
         drop_rate: protocol default 0.75.
@@ -82,12 +81,13 @@ class ADL(WSOLMethod):
         self.drop_rate = float(drop_rate)
         self.gamma = float(gamma)
 
-    def attach(self, model: "WSOLModel") -> None:
-        if not model.adl_points:
+    def attach(self, model: MethodHost) -> None:
+        points = tuple(model.point_sets.get("adl", ()))
+        if not points:
             raise ValueError(f"{model.arch} defines no ADL points")
-        model.check_points(model.adl_points)
-        for point in model.adl_points:
-            model.adl[point] = ADLayer(self.drop_rate, self.gamma)
+        model.check_points(points)
+        for point in points:
+            model.insert_layer(point, ADLayer(self.drop_rate, self.gamma))
 
     def extra_repr(self) -> str:
         return f"drop_rate={self.drop_rate}, gamma={self.gamma}"

@@ -1,7 +1,8 @@
 """Base class of the WSOL methods and the plain CAM objective.
 
 A method is an ``nn.Module`` stored as ``model.method``. It owns the method-specific layers
-(trained at the new-layer learning rate) and implements
+(trained at the new-layer learning rate) and its state, uses the model only through the
+:class:`~wsolx.methods.host.MethodHost` protocol (never importing ``wsolx.models``), and implements
 
 * :meth:`WSOLMethod.attach`: called once by the model builder (create heads, insert layers);
 * :meth:`WSOLMethod.training_loss`: ``(model, images, labels) -> (loss, logits)``;
@@ -14,18 +15,16 @@ NWC (``cams(..., clamp_negative=True)``) and PaS (applied by the evaluator).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, Tuple
+from typing import ClassVar, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wsolx.methods.host import MethodHost
 from wsolx.ops.cam import cam
 
-if TYPE_CHECKING:  # pragma: no cover
-    from wsolx.models.base import WSOLModel
-
-__all__ = ["WSOLMethod", "CAM", "minmax_normalize"]
+__all__ = ["WSOLMethod", "CAM", "MethodHost", "minmax_normalize"]
 
 
 def minmax_normalize(maps: Tensor) -> Tensor:
@@ -46,7 +45,7 @@ class WSOLMethod(nn.Module):
 
     name: ClassVar[str] = ""
 
-    def attach(self, model: "WSOLModel") -> None:
+    def attach(self, model: MethodHost) -> None:
         """Called once when ``model`` is built (after its neck and head exist).
 
         Runs under ``torch.device("meta")``: create layers here, initialise them in
@@ -56,14 +55,14 @@ class WSOLMethod(nn.Module):
     def reset_parameters(self) -> None:
         """Initialise the method's own layers (the model has already run its default init)."""
 
-    def training_loss(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+    def training_loss(self, model: MethodHost, images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
         """``(B, 3, H, W), (B,) -> (scalar loss, logits (B, num_classes))``."""
         logits = model(images)
         return F.cross_entropy(logits, labels), logits
 
-    def cams(self, model: "WSOLModel", images: Tensor, labels: Tensor, clamp_negative: bool = False) -> Tensor:
+    def cams(self, model: MethodHost, images: Tensor, labels: Tensor, clamp_negative: bool = False) -> Tensor:
         """Raw CAMs ``(B, h, w)`` of ``labels`` from ``model.forward_features`` (NWC when asked)."""
-        return cam(model.forward_features(images), model.head.fc.weight, labels, clamp_negative)
+        return cam(model.forward_features(images), model.fc_weight, labels, clamp_negative)
 
 
 class CAM(WSOLMethod):

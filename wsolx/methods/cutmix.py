@@ -14,16 +14,14 @@ Defaults: ``beta=1.0``, ``prob=1.0`` (protocol ``config.py``; CutMix paper's Ima
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, NamedTuple, Tuple
+from typing import NamedTuple, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from wsolx.methods.base import WSOLMethod
-
-if TYPE_CHECKING:  # pragma: no cover
-    from wsolx.models.base import WSOLModel
+from wsolx.methods.host import MethodHost
 
 __all__ = ["CutMix", "CutMixResult", "cutmix", "cutmix_box"]
 
@@ -102,7 +100,7 @@ class CutMix(WSOLMethod):
         index = torch.arange(images.shape[0], device=images.device)
         return CutMixResult(images, labels, labels, 1.0, (0, 0, 0, 0), index)
 
-    def training_loss(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+    def training_loss(self, model: MethodHost, images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
         mixed = self.mix(images, labels)
         logits = model(mixed.images)
         loss = F.cross_entropy(logits, mixed.labels_a)

@@ -11,16 +11,14 @@ HaS paper uses patch sizes of 16 to 56 pixels on 224 images with hiding probabil
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from wsolx.methods.base import WSOLMethod
-
-if TYPE_CHECKING:  # pragma: no cover
-    from wsolx.models.base import WSOLModel
+from wsolx.methods.host import MethodHost
 
 __all__ = ["HaS", "has_mask", "has_erase"]
 
@@ -83,7 +81,7 @@ class HaS(WSOLMethod):
             return images
         return has_erase(images, self.grid_size, self.drop_rate)
 
-    def training_loss(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+    def training_loss(self, model: MethodHost, images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
         logits = model(self.erase(images))
         return F.cross_entropy(logits, labels), logits
 

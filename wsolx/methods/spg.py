@@ -2,7 +2,7 @@
 
 Auxiliary 1-channel "guidance" heads read the trunk and the final features:
 
-* ``B1`` on the model's first SPG point and ``B2`` on its second (``model.spg_points``), each
+* ``B1`` on the model's first SPG point and ``B2`` on its second (``model.point_sets["spg"]``), each
   ``conv 3x3 C -> w + ReLU`` followed by a shared ``conv 3x3 w -> w + ReLU + conv 1x1 w -> 1``;
 * ``C`` on the final features ``(B, K, h, w)``: ``conv 3x3 K -> w + ReLU + conv 1x1 w -> 1``.
 
@@ -23,17 +23,16 @@ Protocol defaults (``config.py``): ``thresholds=((0.7, 0.01), (0.5, 0.05), (0.7,
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wsolx.methods.base import WSOLMethod, minmax_normalize
+from wsolx.methods.host import MethodHost
 from wsolx.ops.cam import cam
-
-if TYPE_CHECKING:  # pragma: no cover
-    from wsolx.models.base import WSOLModel
+from wsolx.ops.init import init_new_layers
 
 __all__ = ["SPG", "spg_mask", "masked_bce_with_logits"]
 
@@ -109,8 +108,11 @@ class SPG(WSOLMethod):
         self.head_channels = head_channels
         self.min_foreground = int(min_foreground)
 
-    def attach(self, model: "WSOLModel") -> None:
-        p1, p2 = model.spg_points
+    def attach(self, model: MethodHost) -> None:
+        points = tuple(model.point_sets.get("spg", ()))
+        if len(points) != 2:
+            raise ValueError(f"{model.arch} defines no SPG points (point_sets['spg'] must name two, got {points})")
+        p1, p2 = points
         model.check_points((p1, p2))
         w = self.head_channels or max(1, min(512, model.feature_channels // 2))
         self.width = w  # resolved head width of this attachment
@@ -122,11 +124,9 @@ class SPG(WSOLMethod):
 
     def reset_parameters(self) -> None:
         """Xavier-uniform guidance heads, as the protocol."""
-        from wsolx.models.base import init_new_layers
-
         init_new_layers(self, conv_init="xavier")
 
-    def outputs(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> Dict[str, Tensor]:
+    def outputs(self, model: MethodHost, images: Tensor, labels: Tensor) -> Dict[str, Tensor]:
         """One SPG pass. Returns (shapes for ``(B, 3, H, W)`` images):
 
         ``logits`` ``(B, classes)``; ``logits_b1``, ``logits_b2``, ``logits_c`` ``(B, 1, H, W)``
@@ -143,7 +143,7 @@ class SPG(WSOLMethod):
         b1 = up(self.b_shared(self.b1(taps[self.points[0]])))
         b2 = up(self.b_shared(self.b2(taps[self.points[1]])))
         c = up(self.c(features))
-        cams = cam(features.detach(), model.head.fc.weight.detach(), labels, False).unsqueeze(1)
+        cams = cam(features.detach(), model.fc_weight.detach(), labels, False).unsqueeze(1)
         attention = minmax_normalize(up(cams))
         fused = ((torch.sigmoid(b1) + torch.sigmoid(b2)) / 2).detach()
         return {
@@ -155,7 +155,7 @@ class SPG(WSOLMethod):
             "fused_attention": fused,
         }
 
-    def losses(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> Dict[str, Tensor]:
+    def losses(self, model: MethodHost, images: Tensor, labels: Tensor) -> Dict[str, Tensor]:
         """``{"cls", "b2_att", "b1_b2i", "c_fused", "loss", "logits"}``; ``loss`` is the sum."""
         out = self.outputs(model, images, labels)
         (h1, l1), (h2, l2), (h3, l3) = self.thresholds
@@ -171,7 +171,7 @@ class SPG(WSOLMethod):
         terms["logits"] = out["logits"]
         return terms
 
-    def training_loss(self, model: "WSOLModel", images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
+    def training_loss(self, model: MethodHost, images: Tensor, labels: Tensor) -> Tuple[Tensor, Tensor]:
         terms = self.losses(model, images, labels)
         return terms["loss"], terms["logits"]
 

@@ -4,7 +4,9 @@ A model is ``trunk -> neck -> head``:
 
 * ``trunk``: the (modified) ImageNet backbone, the only part that pretrained weights load into.
   :meth:`WSOLModel.forward_trunk` runs it and can return the feature maps at named *points*
-  (``taps``); WSOL methods use the points to insert layers (ADL) or attach branches (SPG).
+  (``taps``); WSOL methods use the points to insert layers (ADL) or attach branches (SPG),
+  through the generic hooks of :class:`wsolx.methods.MethodHost` (``point_sets``,
+  ``insert_layer``, ``make_neck`` / ``make_head``), never through method-specific attributes.
 * ``neck``: new layers between the trunk and the classifier (VGG16: conv 3x3 512->1024 + ReLU;
   InceptionV3: the protocol's two 3x3 conv layers; ResNet50 / MobileNetV1: identity).
 * ``head``: :class:`~wsolx.models.heads.CAMHead`, ``pooling (TAP or GAP) -> Linear(K, classes)``.
@@ -20,43 +22,17 @@ which also owns any method-specific layers (ACoL's second branch, SPG's guidance
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 from typing import Any, Dict, List, Mapping, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
 
+from wsolx.methods import WSOLMethod, build_method
 from wsolx.models.heads import POOLINGS, CAMHead
+from wsolx.ops.init import init_new_layers
 
 __all__ = ["WSOLModel", "init_new_layers"]
-
-
-def init_new_layers(module: nn.Module, conv_init: str = "kaiming") -> None:
-    """Initialise every layer of ``module`` (protocol / torchvision conventions).
-
-    Conv: Kaiming normal (fan_out, ReLU) or, with ``conv_init="xavier"``, Xavier uniform (the
-    protocol's choice for the SPG / ACoL heads); zero bias. BatchNorm: weight 1, bias 0, running
-    statistics reset. Linear: normal(0, 0.01), zero bias. Raises if ``module`` holds a parameter
-    of another layer type (so that :meth:`WSOLModel._setup`, which allocates the model without
-    initialisation, never leaves a tensor uninitialised).
-    """
-    if conv_init not in ("kaiming", "xavier"):
-        raise ValueError(f"init_new_layers: conv_init must be 'kaiming' or 'xavier', got {conv_init!r}")
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            if conv_init == "xavier":
-                nn.init.xavier_uniform_(m.weight)
-            else:
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.reset_parameters()  # running stats (0, 1, 0) and affine (1, 0)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.01)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif any(True for _ in m.parameters(recurse=False)) or any(True for _ in m.buffers(recurse=False)):
-            raise TypeError(f"init_new_layers: no initialisation rule for {type(m).__name__}")
 
 
 class WSOLModel(nn.Module):
@@ -68,8 +44,9 @@ class WSOLModel(nn.Module):
         arch: registry name.
         points: names of the trunk points :meth:`forward_trunk` can tap (plus ``"neck"``, the
             output of the neck, handled here).
-        adl_points: where the ADL method inserts its layers (protocol positions).
-        spg_points: the two points SPG's branches B1 and B2 read from.
+        point_sets: ``{role: points}``, named sets of feature points a method looks up by role
+            (protocol positions: ``"adl"``, where ADL inserts its layers; ``"spg"``, the two
+            points SPG's branches B1 and B2 read from). See :class:`wsolx.methods.MethodHost`.
         pretrained_prefixes: state-dict prefixes of the trunk (what pretrained weights fill).
         pretrained_drop_prefixes: classifier keys of the source model dropped when loading.
         new_lr_trunk_prefixes: trunk prefixes that nevertheless train at the new-layer learning
@@ -78,8 +55,7 @@ class WSOLModel(nn.Module):
 
     arch: str = ""
     points: Tuple[str, ...] = ()
-    adl_points: Tuple[str, ...] = ()
-    spg_points: Tuple[str, str] = ("", "")
+    point_sets: Mapping[str, Tuple[str, ...]] = MappingProxyType({})
     pretrained_prefixes: Tuple[str, ...] = ()
     pretrained_drop_prefixes: Tuple[str, ...] = ("fc.", "classifier.")
     new_lr_trunk_prefixes: Tuple[str, ...] = ()
@@ -100,9 +76,6 @@ class WSOLModel(nn.Module):
         weights: Any,
     ) -> None:
         """Build neck, head and method, initialise the new layers and load ``weights``."""
-        # Imported here to keep ``wsolx.models`` importable without ``wsolx.methods`` (no cycle).
-        from wsolx.methods import WSOLMethod, build_method
-
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"{self.arch}: num_classes must be a positive int, got {num_classes!r}")
         if pooling not in POOLINGS:
@@ -131,7 +104,7 @@ class WSOLModel(nn.Module):
         # The trunk was built on the meta device by the subclass; the new layers are too, then
         # the whole model is allocated once on the current default device and initialised once.
         device = torch.get_default_device()
-        self.adl = nn.ModuleDict()  # filled by the ADL method; empty otherwise
+        self.point_layers = nn.ModuleDict()  # {point: layer} from insert_layer (ADL); empty otherwise
         with torch.device("meta"):
             self.neck = self.make_neck()
             self.head = self.make_head()
@@ -156,11 +129,38 @@ class WSOLModel(nn.Module):
         init_new_layers(head)
         return head
 
+    def insert_layer(self, point: str, layer: nn.Module) -> None:
+        """Apply ``layer`` to the features at feature point ``point`` on every forward pass.
+
+        The hook of :class:`wsolx.methods.MethodHost` methods insert layers with (ADL); one layer
+        per point. The layer is a submodule of the model (``point_layers``).
+        """
+        self.check_points((point,))
+        if point in self.point_layers:
+            raise ValueError(f"{self.arch}: a layer is already inserted at point {point!r}")
+        self.point_layers[point] = layer
+
+    # Deprecated read-only aliases of the generic hooks above, kept for existing code.
+    @property
+    def adl(self) -> nn.ModuleDict:
+        """Deprecated alias of :attr:`point_layers` (the layers inserted at feature points)."""
+        return self.point_layers
+
+    @property
+    def adl_points(self) -> Tuple[str, ...]:
+        """Deprecated alias of ``point_sets["adl"]`` (``()`` when undefined)."""
+        return tuple(self.point_sets.get("adl", ()))
+
+    @property
+    def spg_points(self) -> Tuple[str, ...]:
+        """Deprecated alias of ``point_sets["spg"]`` (``("", "")`` when undefined)."""
+        return tuple(self.point_sets.get("spg", ("", "")))
+
     # ------------------------------------------------------------------ forward passes
     def _point(self, name: str, x: Tensor, taps: Sequence[str], out: Dict[str, Tensor]) -> Tensor:
-        """Apply the layer inserted at point ``name`` (ADL) and record the tap if asked for."""
-        if name in self.adl:
-            x = self.adl[name](x)
+        """Apply the layer inserted at point ``name`` (if any) and record the tap if asked for."""
+        if name in self.point_layers:
+            x = self.point_layers[name](x)
         if name in taps:
             out[name] = x
         return x

@@ -65,8 +65,7 @@ class InceptionCAM(WSOLModel):
 
     arch = "inception_v3"
     points = ("Mixed_5d", "Mixed_5d_pool", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d", "Mixed_6e")
-    adl_points = ("Mixed_5d", "Mixed_6e", "neck")
-    spg_points = ("Mixed_5d_pool", "Mixed_6d")
+    point_sets = {"adl": ("Mixed_5d", "Mixed_6e", "neck"), "spg": ("Mixed_5d_pool", "Mixed_6d")}
     pretrained_prefixes = ("Conv2d_", "Mixed_")
     pretrained_drop_prefixes = ("fc.", "AuxLogits.", "Mixed_7a.", "Mixed_7b.", "Mixed_7c.")
 

@@ -64,8 +64,7 @@ class MobileNetV1CAM(WSOLModel):
 
     arch = "mobilenet_v1"
     points = tuple(f"features_{i}" for i in range(1, len(_BLOCKS) + 1))
-    adl_points = ("features_11", "features_13")
-    spg_points = ("features_6", "features_11")
+    point_sets = {"adl": ("features_11", "features_13"), "spg": ("features_6", "features_11")}
     pretrained_prefixes = ("features.",)
 
     def __init__(

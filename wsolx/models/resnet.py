@@ -38,8 +38,7 @@ class ResNetCAM(WSOLModel):
     """
 
     arch = "resnet50"
-    adl_points = ("layer3_0", "layer4_0", "layer4_2")
-    spg_points = ("layer3_0", "layer3")
+    point_sets = {"adl": ("layer3_0", "layer4_0", "layer4_2"), "spg": ("layer3_0", "layer3")}
     pretrained_prefixes = ("conv1.", "bn1.", "layer1.", "layer2.", "layer3.", "layer4.")
     pretrained_drop_prefixes = ("fc.",)
     # Protocol (Choe et al.): layer4, whose stride changed, trains at the classifier's rate.

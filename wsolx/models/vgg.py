@@ -89,8 +89,7 @@ class VGGCAM(WSOLModel):
             self.features, trunk_channels = _make_features(cfg, batch_norm, drop_pools)
         self._point_index = dict(point_index)
         self.points = tuple(point_index.values())
-        self.adl_points = adl_points
-        self.spg_points = spg_points
+        self.point_sets = {"adl": tuple(adl_points), "spg": tuple(spg_points)}
         self._neck_channels = neck_channels
         channels = _channels_after(self.features)
         self._setup(

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from wsolx.errors import WsolxError
-from wsolx.serialization import load_error_reason, safe_load
+from wsolx.serialization import content_digest, load_error_reason, safe_load
 
 if TYPE_CHECKING:  # pragma: no cover
     from wsolx.models.base import WSOLModel
@@ -76,8 +76,6 @@ def _read_state_dict(weights: Any) -> "tuple[Dict[str, Tensor], bool]":
             ) from None
         where = repr(path)
         if _is_wsolx_checkpoint(obj):
-            from wsolx.engine.checkpoint import content_digest
-
             stored = obj.get("checksum")
             if isinstance(stored, Mapping) and stored.get("sha256") != content_digest(obj):
                 raise PretrainedWeightsError(f"weights file {path!r} is a corrupt wsolx checkpoint (checksum mismatch)")
