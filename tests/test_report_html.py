@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from wsolx.report import ReportEntry, write_report
-from wsolx.report.figures import curve_matrix
+from wsolx.viz.figures import curve_matrix
 from wsolx.report.html import html_table
 
 

@@ -1,4 +1,4 @@
-"""wsolx.report.overlay: CAM blending and box drawing as uint8 tensors; the matplotlib backend is never switched."""
+"""wsolx.viz.overlay: CAM blending and box drawing as uint8 tensors; the matplotlib backend is never switched."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from wsolx.report.overlay import GT_COLOR, PRED_COLOR, colormap_lut, overlay
+from wsolx.viz.overlay import GT_COLOR, PRED_COLOR, colormap_lut, overlay
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,7 +8,7 @@ interrupted and resumed run still has exactly one row per epoch.
 
 TensorBoard (optional extra ``wsolx[tensorboard]``) gets the same scalars (``train/loss``,
 ``val/<variant>/<metric>``, ...), the validation box-accuracy curves as an image every validated
-epoch and a grid of CAM overlays (:func:`wsolx.report.overlay`) every ``log_images_every``
+epoch and a grid of CAM overlays (:func:`wsolx.viz.overlay.overlay`) every ``log_images_every``
 validated epochs. A resumed run opens its writer with ``purge_step`` so events of the epochs
 after the checkpoint are discarded.
 """
@@ -175,7 +175,7 @@ def _val_tag(key: str, val: Optional[Mapping[str, Any]]) -> str:
 
 def _curve_image(val: Mapping[str, Any]) -> Any:
     """The validation box-accuracy curves as an ``(H, W, 3)`` uint8 array (None without curves)."""
-    from wsolx.report.figures import box_acc_curves_figure, figure_to_array
+    from wsolx.viz.figures import box_acc_curves_figure, figure_to_array
 
     curves, th, ious = {}, None, None
     for v, m in (val.get("variants") or {}).items():

@@ -453,7 +453,7 @@ class Trainer:
     def overlay_grid(self, n: int = 8) -> Optional[Tensor]:
         """CAM overlays ``(n, 3, S, S)`` uint8 of the first ``n`` validation images (selection variant)."""
         from wsolx.engine.evaluator import collect_examples
-        from wsolx.report.overlay import overlay
+        from wsolx.viz.overlay import overlay
 
         if self.val_set is None or len(self.val_set) == 0:
             return None

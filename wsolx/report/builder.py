@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from wsolx.report.figures import box_acc_curves, cam_grid, metrics_table_figure
+from wsolx.viz.figures import box_acc_curves, cam_grid, metrics_table_figure
 from wsolx.report.html import write_html_report
 
 __all__ = ["ReportEntry", "TABLE_COLUMNS", "table_rows", "write_report"]

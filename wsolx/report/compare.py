@@ -194,7 +194,7 @@ def write_runs_report(
     """
     from wsolx.engine.logging import jsonable
     from wsolx.report.builder import _slug
-    from wsolx.report.figures import box_acc_curves, cam_grid, pxap_curves, training_curves
+    from wsolx.viz.figures import box_acc_curves, cam_grid, pxap_curves, training_curves
     from wsolx.report.html import write_html_report
 
     runs = list(runs)

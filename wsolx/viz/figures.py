@@ -82,7 +82,7 @@ def cam_grid(
     """
     if not examples:
         raise ValueError("cam_grid: no examples to draw")
-    from wsolx.report.overlay import overlay
+    from wsolx.viz.overlay import overlay
 
     n = len(examples)
     ncols = max(1, min(ncols, n))
