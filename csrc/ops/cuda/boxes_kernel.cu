@@ -125,7 +125,7 @@ int64_t chunk_maps(int64_t N, int64_t ws_words, int64_t T) {
   return std::max<int64_t>(1, std::min<int64_t>(N, budget / per_map));
 }
 
-// The kernel keeps ~10 KB of per-thread arrays in local memory (ptxas: "stack frame"); make sure
+// The kernel keeps ~8 KB of per-thread arrays in local memory (ptxas: "stack frame"); make sure
 // the device's per-thread stack limit (default 1 KB) covers it before the first launch.
 template <Mode kMode, class scalar_t>
 void ensure_stack_limit() {
