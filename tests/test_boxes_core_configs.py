@@ -1,4 +1,4 @@
-"""csrc/ops/boxes_core.h built as a plain C++ program in configurations the extension does not use
+"""The box kernel (csrc/ops/boxes/) built as a plain C++ program in configurations the extension does not use
 here, against the OpenCV implementation of the protocol (bit-exact).
 
 The CUDA kernel runs the header's portable code with one column stripe; no GPU is needed to check

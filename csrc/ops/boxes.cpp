@@ -1,5 +1,5 @@
 // Schema of the CAM-to-box operators. Kernels: csrc/ops/cpu/boxes_kernel.cpp,
-// csrc/ops/cuda/boxes_kernel.cu; the algorithm: csrc/ops/boxes_core.h and csrc/ops/cubic_resize.h.
+// csrc/ops/cuda/boxes_kernel.cu; the algorithm: csrc/ops/boxes/ (map_boxes.h) and csrc/ops/cubic_resize.h.
 #include <torch/library.h>
 
 TORCH_LIBRARY_FRAGMENT(wsolx, m) {

@@ -1,4 +1,4 @@
-// Test driver: runs csrc/ops/boxes_core.h as a plain C++ program, so the tests can check build
+// Test driver: runs the box kernel (csrc/ops/boxes/) as a plain C++ program, so the tests can check build
 // configurations the extension does not use on this machine (the portable code the CUDA kernel
 // runs: -DWSOLX_BOXES_NO_SIMD -DWSOLX_BOXES_STRIPES=1; other stripe counts).
 //
@@ -13,7 +13,7 @@
 #include <cstdio>
 #include <vector>
 
-#include "ops/boxes_core.h"
+#include "ops/boxes/map_boxes.h"
 
 namespace {
 
@@ -50,6 +50,8 @@ int main(int argc, char** argv) {
 
   wsolx::boxes::RingTables tables;
   tables.build();
+  wsolx::boxes::StrideTables strides;
+  strides.build(tables, W);
   std::vector<wsolx::cubic::Tap> tx(static_cast<size_t>(W)), ty(static_cast<size_t>(H));
   wsolx::cubic::make_taps(W, w, tx.data());
   wsolx::cubic::make_taps(H, h, ty.data());
@@ -61,7 +63,7 @@ int main(int argc, char** argv) {
   for (int n = 0; n < N; ++n) {
     std::vector<std::vector<Box>> groups(static_cast<size_t>(T));
     Collect emit{&groups};
-    wsolx::boxes::MapBoxes<Collect> map(H, W, aligned, jorder.data(), tables, emit);
+    wsolx::boxes::MapBoxes<Collect> map(H, W, aligned, jorder.data(), tables, strides, emit);
     const int status = map.quantize_cam(maps.data() + static_cast<size_t>(n) * h * w, h, w, tx.data(), ty.data(), normalize);
     if (status != wsolx::cubic::kQuantizeOk) {
       fprintf(stderr, "map %d: bad score map (status %d)\n", n, status);

@@ -1,6 +1,6 @@
 // Raw CAM -> boxes on the CPU: one map per task, at::parallel_for (OpenMP) over maps, one
 // workspace per worker. Each worker resizes, normalises and quantises its own map (no (N, H, W)
-// intermediate), then runs the box algorithm of boxes_core.h.
+// intermediate), then runs the box algorithm of csrc/ops/boxes/.
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "ops/boxes.h"
-#include "ops/boxes_core.h"
+#include "ops/boxes/map_boxes.h"
 #include "ops/cubic_resize.h"
 
 namespace wsolx {
@@ -85,6 +85,8 @@ Outputs run_cpu(const at::Tensor& cams_in, const at::Tensor& thresholds_in, int6
   std::vector<cubic::Tap> tx(static_cast<size_t>(W)), ty(static_cast<size_t>(H));
   cubic::make_taps(W, w, tx.data());
   cubic::make_taps(H, h, ty.data());
+  boxes::StrideTables strides;  // every map of the call has the same row stride
+  strides.build(ring_tables(), static_cast<int>(W));
   Outputs out;
   int64_t* sp = nullptr;
   if (single) {
@@ -100,7 +102,7 @@ Outputs run_cpu(const at::Tensor& cams_in, const at::Tensor& thresholds_in, int6
     for_each_map(N, H, W, T, [&](int64_t n, int32_t* ws, int32_t* jorder) {
       if (multi) groups[n].resize(static_cast<size_t>(T));
       CpuEmit emit{single ? sp + n * T * 4 : nullptr, multi ? &groups[n] : nullptr};
-      boxes::MapBoxes<CpuEmit> map(static_cast<int>(H), static_cast<int>(W), ws, jorder, ring_tables(), emit);
+      boxes::MapBoxes<CpuEmit> map(static_cast<int>(H), static_cast<int>(W), ws, jorder, ring_tables(), strides, emit);
       const int status = map.quantize_cam(cp + n * h * w, h, w, tx.data(), ty.data(), normalize);
       if (status != cubic::kQuantizeOk) {
         int64_t cur = bad_index.load();

@@ -1,4 +1,4 @@
-// Raw CAM -> boxes on CUDA: the code of cubic_resize.h and boxes_core.h, one map per thread, maps
+// Raw CAM -> boxes on CUDA: the code of cubic_resize.h and csrc/ops/boxes/, one map per thread, maps
 // processed in chunks so the per-map workspace fits in a bounded slice of device memory. Each
 // thread resizes, normalises and quantises its own map inside its workspace (no (N, H, W)
 // intermediate). Multi-box mode runs twice: a counting pass sizes the ragged output, a second
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "ops/boxes.h"
-#include "ops/boxes_core.h"
+#include "ops/boxes/map_boxes.h"
 #include "ops/cubic_resize.h"
 
 namespace wsolx {
@@ -68,6 +68,7 @@ struct Params {
   const cubic::Tap* ty;  // (H,)
   const double* thresholds;
   const boxes::RingTables* tables;
+  const boxes::StrideTables* strides;
   int64_t n0, n1, h, w;
   int H, W, T;
   double percentile;
@@ -89,25 +90,26 @@ __global__ void boxes_kernel(const scalar_t* __restrict__ cams, Params p, int64_
   int32_t* jo = p.jorder + local * p.T;
   if (kMode == Mode::kSingle) {
     DeviceSingleEmit emit{out + n * p.T * 4};
-    boxes::MapBoxes<DeviceSingleEmit> map(p.H, p.W, ws, jo, *p.tables, emit);
+    boxes::MapBoxes<DeviceSingleEmit> map(p.H, p.W, ws, jo, *p.tables, *p.strides, emit);
     const int status = map.quantize_cam(cam, p.h, p.w, p.tx, p.ty, p.normalize);
     p.status[n] = status;
     if (status == cubic::kQuantizeOk) map.run(p.thresholds, p.T, p.percentile, true, false, p.paper);
   } else if (kMode == Mode::kCount) {
     DeviceCountEmit emit{aux + n * p.T};
-    boxes::MapBoxes<DeviceCountEmit> map(p.H, p.W, ws, jo, *p.tables, emit);
+    boxes::MapBoxes<DeviceCountEmit> map(p.H, p.W, ws, jo, *p.tables, *p.strides, emit);
     const int status = map.quantize_cam(cam, p.h, p.w, p.tx, p.ty, p.normalize);
     p.status[n] = status;
     if (status == cubic::kQuantizeOk) map.run(p.thresholds, p.T, p.percentile, false, true, p.paper);
   } else {
     DeviceWriteEmit emit{out, aux + n * p.T, single ? single + n * p.T * 4 : nullptr};
-    boxes::MapBoxes<DeviceWriteEmit> map(p.H, p.W, ws, jo, *p.tables, emit);
+    boxes::MapBoxes<DeviceWriteEmit> map(p.H, p.W, ws, jo, *p.tables, *p.strides, emit);
     map.quantize_cam(cam, p.h, p.w, p.tx, p.ty, p.normalize);  // checked by the counting pass
     map.run(p.thresholds, p.T, p.percentile, p.both, true, p.paper);
   }
 }
 
-// Host-built bytes copied to the device (ring tables: 1.5 KB; taps: 48 bytes per row / column).
+// Host-built bytes copied to the device (ring tables: 11 KB; stride tables: 8.7 KB; taps: 48 bytes per
+// row / column).
 at::Tensor to_device(const void* data, size_t bytes, const at::Tensor& like) {
   at::Tensor t = at::empty({static_cast<int64_t>(bytes)}, at::kByte);
   std::memcpy(t.mutable_data_ptr<uint8_t>(), data, bytes);
@@ -123,7 +125,7 @@ int64_t chunk_maps(int64_t N, int64_t ws_words, int64_t T) {
   return std::max<int64_t>(1, std::min<int64_t>(N, budget / per_map));
 }
 
-// The kernel keeps ~10 KB of per-thread arrays in local memory (ptxas: "stack frame"); make sure
+// The kernel keeps ~8 KB of per-thread arrays in local memory (ptxas: "stack frame"); make sure
 // the device's per-thread stack limit (default 1 KB) covers it before the first launch.
 template <Mode kMode, class scalar_t>
 void ensure_stack_limit() {
@@ -190,12 +192,16 @@ Outputs run_cuda(const at::Tensor& cams_in, const at::Tensor& thresholds_in, int
   boxes::RingTables host_tables;
   host_tables.build();
   const at::Tensor tables = to_device(&host_tables, sizeof(host_tables), cams);
+  boxes::StrideTables host_strides;  // every map of the call has the same row stride
+  host_strides.build(host_tables, static_cast<int>(width));
+  const at::Tensor strides = to_device(&host_strides, sizeof(host_strides), cams);
   at::Tensor status = at::zeros({N}, cams.options().dtype(at::kInt));
   Params p{};
   p.tx = reinterpret_cast<const cubic::Tap*>(dtx.const_data_ptr<uint8_t>());
   p.ty = reinterpret_cast<const cubic::Tap*>(dty.const_data_ptr<uint8_t>());
   p.thresholds = thr.const_data_ptr<double>();
   p.tables = reinterpret_cast<const boxes::RingTables*>(tables.const_data_ptr<uint8_t>());
+  p.strides = reinterpret_cast<const boxes::StrideTables*>(strides.const_data_ptr<uint8_t>());
   p.h = cams.size(1);
   p.w = cams.size(2);
   p.H = static_cast<int>(height);
