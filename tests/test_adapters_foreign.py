@@ -13,12 +13,6 @@ from wsolx.adapters.foreign import ForeignCAMModel, build_foreign_model, is_fore
 from wsolx.cli import main
 
 
-@pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("foreign_synth")
-    assert main(["synth", "--root", str(root), "--num-classes", "2", "--train-per-class", "4", "--val-per-class", "2",
-                 "--test-per-class", "2", "--image-size", "32", "--quiet"]) == 0
-    return root
 
 
 def _train(root, out, arch, *extra):
@@ -92,11 +86,13 @@ def test_foreign_arch_needs_method_cam(synth_root, tmp_path, capsys):
 
 
 def test_own_dataset_name_without_class_names(synth_root, tmp_path):
-    meta = synth_root / "metadata"
+    root = tmp_path / "data"
+    shutil.copytree(synth_root, root)  # the shared set stays untouched
+    meta = root / "metadata"
     shutil.copytree(meta / "SYNTH", meta / "BIRDS")
     (meta / "BIRDS" / "class_names.txt").unlink(missing_ok=True)
     out = tmp_path / "birds"
-    assert main(_train(synth_root, out, "vgg_tiny", "--dataset", "BIRDS", "--mask-dataset", "SYNTH_MASK",
+    assert main(_train(root, out, "vgg_tiny", "--dataset", "BIRDS", "--mask-dataset", "SYNTH_MASK",
                        "--set", "model.method_kwargs.base_width=4")) == 0
     res = json.loads((out / "metrics.json").read_text())["test"]
     assert res["dataset"] == "BIRDS" and res["variants"]["base"]["PxAP"] is not None

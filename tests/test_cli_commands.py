@@ -12,11 +12,8 @@ from wsolx.cli import main
 
 
 @pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cli_synth")
-    assert main(["synth", "--root", str(root), "--num-classes", "2", "--train-per-class", "6", "--val-per-class", "2",
-                 "--test-per-class", "3", "--image-size", "32", "--quiet"]) == 0
-    return root
+def synth_root(make_synth):
+    return make_synth(train_per_class=6, test_per_class=3)
 
 
 def _train_args(root, out, *extra):

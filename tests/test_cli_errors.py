@@ -23,12 +23,6 @@ from wsolx.engine.checkpoint import load_checkpoint
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("err_synth")
-    assert main(["synth", "--root", str(root), "--num-classes", "2", "--train-per-class", "4", "--val-per-class", "2",
-                 "--test-per-class", "2", "--image-size", "32", "--quiet"]) == 0
-    return root
 
 
 def _train_args(root, out, *extra):

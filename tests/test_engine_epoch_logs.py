@@ -8,7 +8,6 @@ import shutil
 
 import pytest
 
-from wsolx.data import synthetic
 from wsolx.engine import Config, DataConfig, EvalConfig, ModelConfig, OptimConfig, Trainer
 from wsolx.engine.epoch_logs import CSVSummary, flatten_epoch, read_summary
 
@@ -46,11 +45,8 @@ def test_csv_summary_replaces_and_drops_rows(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth_logs")
-    synthetic.generate(root, num_classes=3, train_per_class=6, val_per_class=2, test_per_class=2, image_size=SIZE,
-                       seed=2, masks=False, progress=False)
-    return root
+def synth_root(make_synth):
+    return make_synth(num_classes=3, train_per_class=6, image_size=SIZE, seed=2, masks=False)
 
 
 def _cfg(root, out, epochs, **kw) -> Config:

@@ -12,7 +12,6 @@ import signal
 
 import pytest
 
-from wsolx.data import synthetic
 from wsolx.engine import Config, ConfigError, DataConfig, EvalConfig, ModelConfig, OptimConfig, Trainer, read_jsonl
 from wsolx.engine.checkpoint import load_checkpoint
 from wsolx.errors import RunInterrupted
@@ -21,11 +20,8 @@ SIZE = 32
 
 
 @pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("runchk")
-    synthetic.generate(root, num_classes=2, train_per_class=4, val_per_class=2, test_per_class=2, image_size=SIZE,
-                       seed=3, progress=False)
-    return root
+def synth_root(make_synth):
+    return make_synth(image_size=SIZE, seed=3)
 
 
 def tiny_config(root, out, **changes) -> Config:

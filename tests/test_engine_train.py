@@ -8,7 +8,6 @@ import json
 import pytest
 import torch
 
-from wsolx.data import synthetic
 from wsolx.engine import (
     CheckpointError,
     Config,
@@ -27,11 +26,8 @@ SIZE = 32
 
 
 @pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    synthetic.generate(root, num_classes=3, train_per_class=6, val_per_class=2, test_per_class=3, image_size=SIZE,
-                       seed=1, progress=False)
-    return root
+def synth_root(make_synth):
+    return make_synth(num_classes=3, train_per_class=6, test_per_class=3, image_size=SIZE, seed=1)
 
 
 def tiny_config(root, out, **changes) -> Config:

@@ -97,11 +97,8 @@ def test_predictions_give_top1_and_top5_loc(hand, tmp_path):
 
 # ---------------------------------------------------------------------------- random maps vs transcription
 @pytest.fixture(scope="module")
-def synth(tmp_path_factory):
-    root = tmp_path_factory.mktemp("maps_synth")
-    assert main(["synth", "--root", str(root), "--num-classes", "3", "--train-per-class", "6", "--val-per-class", "2",
-                 "--test-per-class", "6", "--image-size", "32", "--quiet"]) == 0
-    return root
+def synth(make_synth):
+    return make_synth(num_classes=3, train_per_class=6, test_per_class=6)
 
 
 def random_maps(image_ids, size, seed=0):

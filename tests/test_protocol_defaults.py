@@ -13,7 +13,6 @@ import torch
 
 from wsolx import protocol
 from wsolx.cli import build_parser, config_from_args
-from wsolx.data import synthetic
 from wsolx.data.subsample import subsample_per_class
 from wsolx.engine import Config, DataConfig, EvalConfig, ModelConfig, OptimConfig, Trainer, load_checkpoint
 from wsolx.engine.builders import build_dataset, build_model
@@ -130,11 +129,8 @@ def test_subsample_depends_on_the_seed_and_checks_sizes():
 
 
 @pytest.fixture(scope="module")
-def synth_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synth")
-    synthetic.generate(root, num_classes=3, train_per_class=6, val_per_class=4, test_per_class=3, image_size=SIZE,
-                       seed=1, progress=False)
-    return root
+def synth_root(make_synth):
+    return make_synth(num_classes=3, train_per_class=6, val_per_class=4, test_per_class=3, image_size=SIZE, seed=1)
 
 
 def test_val_split_subsample_through_the_config(synth_root):
