@@ -191,6 +191,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     import torch
 
     import wsolx
+    from wsolx.models import list_models
 
     info: Dict[str, Any] = {"wsolx": wsolx.__version__, "python": platform.python_version(), **wsolx.backend_info()}
     info.update(_library_versions())
@@ -200,12 +201,7 @@ def cmd_info(a: argparse.Namespace) -> int:
         "gloo": torch.distributed.is_available() and torch.distributed.is_gloo_available(),
         "nccl": torch.distributed.is_available() and torch.distributed.is_nccl_available(),
     }
-    try:
-        from wsolx.models import list_models
-
-        info["models"] = list(list_models())
-    except Exception as exc:  # noqa: BLE001 - info must always print
-        info["models"] = f"unavailable ({exc})"
+    info["models"] = list_models()
     if a.json:
         print(json.dumps(info, indent=2, default=str))
     else:

@@ -89,30 +89,19 @@ def check_model_names(cfg: Config) -> None:
     """Raise :class:`ConfigError` for an unknown ``model.arch`` or ``model.method``."""
     from wsolx import models
     from wsolx.adapters.foreign import is_foreign_arch
+    from wsolx.methods import list_methods
 
     if is_foreign_arch(cfg.model.arch):  # tv:NAME / timm:NAME, resolved when the model is built
         if cfg.model.method != "cam":
             raise ConfigError(f"model.arch {cfg.model.arch!r} (torchvision / timm) trains with method 'cam' only, "
                               f"got {cfg.model.method!r}")
         return
-    archs = list(models.list_models()) if hasattr(models, "list_models") else []
-    if archs and cfg.model.arch not in archs:
+    archs = models.list_models()
+    if cfg.model.arch not in archs:
         raise ConfigError(f"unknown model.arch {cfg.model.arch!r}; available: {sorted(archs)}")
-    methods = _list_methods()
-    if methods and cfg.model.method not in methods:
+    methods = list_methods()
+    if cfg.model.method not in methods:
         raise ConfigError(f"unknown model.method {cfg.model.method!r}; available: {sorted(methods)}")
-
-
-def _list_methods() -> list:
-    for mod_name in ("wsolx.models", "wsolx.methods"):
-        try:
-            mod = __import__(mod_name, fromlist=["list_methods"])
-        except ImportError:
-            continue
-        fn = getattr(mod, "list_methods", None)
-        if callable(fn):
-            return list(fn())
-    return []
 
 
 def _reason(exc: BaseException) -> str:

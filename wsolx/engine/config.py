@@ -2,7 +2,7 @@
 
 A :class:`Config` has four sections (``data``, ``model``, ``optim``, ``eval``) plus run-level
 fields. Optional numbers left at ``None`` (learning rate, epochs, batch size, ...) are filled from
-``wsolx.models.DEFAULTS`` by :func:`wsolx.engine.defaults.resolve_defaults` when a run starts, so
+``wsolx.models.DEFAULTS`` by :func:`wsolx.engine.builders.resolve_defaults` when a run starts, so
 a saved config records what was actually used.
 
 Files are JSON, or YAML (``.yaml`` / ``.yml``, needs PyYAML: ``pip install 'wsolx[yaml]'``)
