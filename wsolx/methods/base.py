@@ -21,24 +21,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wsolx.ops.cam import cam
+from wsolx.ops.normalize import minmax_normalize  # re-exported: ACoL / SPG attention maps
 
 if TYPE_CHECKING:  # pragma: no cover
     from wsolx.models.base import WSOLModel
 
 __all__ = ["WSOLMethod", "CAM", "minmax_normalize"]
-
-
-def minmax_normalize(maps: Tensor) -> Tensor:
-    """Per-map min-max normalisation over the last two dims: ``(..., h, w) -> (..., h, w)`` in [0, 1].
-
-    A constant map becomes all zeros (no NaN).
-    """
-    flat = maps.flatten(-2)
-    lo = flat.amin(dim=-1, keepdim=True)
-    hi = flat.amax(dim=-1, keepdim=True)
-    span = hi - lo
-    out = torch.where(span > 0, (flat - lo) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(flat))
-    return out.reshape(maps.shape)
 
 
 class WSOLMethod(nn.Module):
