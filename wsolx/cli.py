@@ -154,7 +154,7 @@ def config_from_args(a: argparse.Namespace) -> Any:
         overrides.append(f"resume={json.dumps(a.resume)}")
     if getattr(a, "no_test", False):
         overrides.append("final_test=false")
-    return load_config(a.config, overrides).validate()
+    return load_config(a.config, overrides)  # validated once resolved (Trainer / --print-config)
 
 
 def _variants_from_args(a: argparse.Namespace) -> Optional[List[str]]:
