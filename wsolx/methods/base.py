@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar, Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
