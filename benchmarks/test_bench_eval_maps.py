@@ -14,6 +14,8 @@ cv2 = pytest.importorskip("cv2")
 import official_eval as oe  # noqa: E402
 from cam_cases import random_scoremaps  # noqa: E402
 
+from wsolx.ops import minmax_normalize  # noqa: E402
+
 N_MAPS = 8 if QUICK else 64
 SIZE = 224
 
@@ -29,7 +31,7 @@ def saved(tmp_path_factory):
     ids, gt = [], {}
     for k, c in enumerate(cams):
         m = cv2.resize(c, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)
-        m = (m - m.min()) / (m.max() - m.min())
+        m = minmax_normalize(torch.from_numpy(m)).numpy()
         image_id = f"c{k % 4}/img{k:04d}.jpg"
         (root / "maps" / image_id).parent.mkdir(parents=True, exist_ok=True)
         np.save(root / "maps" / f"{image_id}.npy", m)

@@ -21,11 +21,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from wsolx.cli import main as wsolx_main
 from wsolx.data import load_metadata, synthetic
 from wsolx.metrics import evaluate_scoremaps
+from wsolx.ops import minmax_normalize
 
 
 def saliency(image: np.ndarray) -> np.ndarray:
@@ -56,7 +58,7 @@ def main() -> None:
         if k % 2 == 0:
             s = block_mean(s, size // 8)  # raw 8x8 map: upsampled + normalised by wsolx
         else:
-            s = (s - s.min()) / max(s.max() - s.min(), 1e-12)  # full size, normalised: used as saved
+            s = minmax_normalize(torch.from_numpy(s), dtype=torch.float64).numpy()  # full size, normalised: used as saved
         path = maps_root / f"{image_id}.npy"
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, s)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 from wsolx.data import synthetic
 from wsolx.engine import (
     Config,
@@ -29,6 +27,7 @@ from wsolx.engine import (
     format_table,
     variant_settings,
 )
+from wsolx.metrics import cam_thresholds
 from wsolx.report import ReportEntry, write_report
 
 
@@ -72,7 +71,7 @@ def main() -> None:
                     fixed_threshold=variant_settings(v, cfg.eval)[2])
         for v, m in res["variants"].items()
     ]
-    paths = write_report(out / "report", entries, thresholds=np.arange(0, 1, cfg.eval.cam_curve_interval),
+    paths = write_report(out / "report", entries, thresholds=cam_thresholds(cfg.eval.cam_curve_interval),
                          title="wsolx quickstart")
     print(f"report: {paths['html']}")
 

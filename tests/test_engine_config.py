@@ -13,7 +13,9 @@ def test_defaults_validate_and_round_trip(tmp_path):
     cfg = Config().validate()
     cfg.save(tmp_path / "c.json")
     assert load_config(tmp_path / "c.json") == cfg
-    assert json.loads((tmp_path / "c.json").read_text())["optim"]["nesterov"] is True
+    assert json.loads((tmp_path / "c.json").read_text())["optim"]["nesterov"] is None  # DEFAULTS fill it
+    Config().replace(["optim.nesterov=true"]).save(tmp_path / "n.json")
+    assert json.loads((tmp_path / "n.json").read_text())["optim"]["nesterov"] is True
 
 
 def test_overrides_parse_types():

@@ -18,7 +18,7 @@ def test_list_and_get_models():
     for name in ("vgg16", "resnet50", "inception_v3", "mobilenet_v1", "vgg_tiny"):
         params = inspect.signature(getattr(models, name)).parameters
         assert params["num_classes"].kind is inspect.Parameter.KEYWORD_ONLY
-        assert params["pooling"].default == "tap" and params["tap_theta"].default == 0.1
+        assert params["pooling"].default == "tap" and params["tap_theta"].default is None  # None: DEFAULTS
         assert params["large_feature_map"].default is False and params["weights"].default is None
         assert params["method"].default == "cam"
 
@@ -49,7 +49,7 @@ def test_builder_forwards_method_hyper_parameters():
 
 def test_defaults_table():
     assert DEFAULTS["optimizer"]["momentum"] == 0.9 and DEFAULTS["optimizer"]["nesterov"] is True
-    assert DEFAULTS["backbones"]["vgg16"]["tap_theta"] == 0.1
+    assert DEFAULTS["model"]["tap_theta"] == 0.1 and get_defaults("resnet50")["tap_theta"] == 0.1
     assert DEFAULTS["methods"]["adl"] == {"drop_rate": 0.75, "gamma": 0.9, "source": DEFAULTS["methods"]["adl"]["source"]}
     assert DEFAULTS["methods"]["cutmix"]["beta"] == 1.0
     for section in ("datasets", "backbones", "methods"):

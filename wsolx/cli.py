@@ -154,7 +154,7 @@ def config_from_args(a: argparse.Namespace) -> Any:
         overrides.append(f"resume={json.dumps(a.resume)}")
     if getattr(a, "no_test", False):
         overrides.append("final_test=false")
-    return load_config(a.config, overrides).validate()
+    return load_config(a.config, overrides)  # validated once resolved (Trainer / --print-config)
 
 
 def _variants_from_args(a: argparse.Namespace) -> Optional[List[str]]:
@@ -191,6 +191,7 @@ def cmd_info(a: argparse.Namespace) -> int:
     import torch
 
     import wsolx
+    from wsolx.models import list_models
 
     info: Dict[str, Any] = {"wsolx": wsolx.__version__, "python": platform.python_version(), **wsolx.backend_info()}
     info.update(_library_versions())
@@ -200,12 +201,7 @@ def cmd_info(a: argparse.Namespace) -> int:
         "gloo": torch.distributed.is_available() and torch.distributed.is_gloo_available(),
         "nccl": torch.distributed.is_available() and torch.distributed.is_nccl_available(),
     }
-    try:
-        from wsolx.models import list_models
-
-        info["models"] = list(list_models())
-    except Exception as exc:  # noqa: BLE001 - info must always print
-        info["models"] = f"unavailable ({exc})"
+    info["models"] = list_models()
     if a.json:
         print(json.dumps(info, indent=2, default=str))
     else:

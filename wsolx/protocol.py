@@ -14,6 +14,11 @@ checkpoint tested             ``--eval_checkpoint_type``            ``last``
 validation images per class   ``--num_val_sample_per_class``        0 (all)
 ground-truth boxes            ``resize_bbox``                       truncated (``int()``)
 ============================  ====================================  =====================
+
+and the settings of Bae et al. (ECCV 2020, "Rethinking CAM for WSOL", the authors' released
+``configs/vgg16_tap.yml``): the TAP threshold ratio and the fixed CAM thresholds of GT-known / Top-1
+Loc (0.2 of the maximum; 0.35 of the 90th percentile with PaS). :data:`wsolx.models.DEFAULTS`, the
+configuration, the models, the ops and the metrics take them from here.
 """
 
 from __future__ import annotations
@@ -28,6 +33,10 @@ __all__ = [
     "NUM_VAL_SAMPLE_PER_CLASS",
     "FRACTIONAL_GT_BOXES",
     "EVAL_GEOMETRY",
+    "TAP_THETA",
+    "CAM_THRESHOLD",
+    "PAS_THRESHOLD",
+    "PAS_PERCENTILE",
 ]
 
 #: Step of the CAM threshold sweep ``np.arange(0, 1, interval)``.
@@ -44,3 +53,13 @@ NUM_VAL_SAMPLE_PER_CLASS: int = 0
 FRACTIONAL_GT_BOXES: bool = False
 #: Evaluation geometry: ``"protocol"`` (resize, no crop) or ``"paper"`` (resize 256, centre crop 224).
 EVAL_GEOMETRY: str = "protocol"
+
+# ------------------------------------------------------------------ Bae et al. (the paper)
+#: TAP threshold ratio ``theta_tap`` (the paper's VGG16 value, used for every backbone).
+TAP_THETA: float = 0.1
+#: Fixed CAM threshold of GT-known / Top-1 Loc without PaS (fraction of the map's maximum).
+CAM_THRESHOLD: float = 0.2
+#: Fixed CAM threshold of GT-known / Top-1 Loc with PaS (fraction of the percentile).
+PAS_THRESHOLD: float = 0.35
+#: Percentile used as the standard value with PaS (Percentile as a Standard).
+PAS_PERCENTILE: float = 90.0

@@ -149,7 +149,7 @@ def build_foreign_model(
     *,
     num_classes: int,
     pooling: str = "tap",
-    tap_theta: float = 0.1,
+    tap_theta: Optional[float] = None,
     weights: Optional[Union[str, Path]] = None,
 ) -> ForeignCAMModel:
     """``tv:NAME`` (torchvision) or ``timm:NAME`` with a new ``num_classes`` classifier and TAP or GAP.
@@ -184,7 +184,9 @@ def build_foreign_model(
     if pooling == "tap":
         from wsolx.ops.tap import TAPool
 
-        swap_pooling(model, TAPool(tap_theta))
+        from wsolx.models.defaults import default_tap_theta
+
+        swap_pooling(model, TAPool(default_tap_theta(arch) if tap_theta is None else tap_theta))
     return ForeignCAMModel(model, arch)
 
 
@@ -193,12 +195,14 @@ def foreign_defaults(dataset: str) -> Dict[str, Any]:
     (epochs, lr steps, batch size; CUB's for a data set the table does not know) and the protocol's
     optimiser ratios (new layers at 10x, pretrained gradients unscaled); no learning rate
     or weight decay (none is published for these models: they must be set)."""
-    from wsolx.models import DEFAULTS
+    from wsolx.models.defaults import DEFAULTS, default_tap_theta
 
-    known = DEFAULTS.get("datasets", {})
+    known = DEFAULTS["datasets"]
     canonical = {k.lower(): k for k in known}
     d = known[canonical.get(dataset.lower(), "CUB")]
     return {
+        "momentum": DEFAULTS["optimizer"]["momentum"],
+        "nesterov": DEFAULTS["optimizer"]["nesterov"],
         "new_lr_ratio": DEFAULTS["optimizer"]["new_lr_ratio"],
         "pretrained_grad_scale": DEFAULTS["optimizer"]["pretrained_grad_scale"],
         "lr": None,
@@ -208,4 +212,6 @@ def foreign_defaults(dataset: str) -> Dict[str, Any]:
         "lr_decay_gamma": d["lr_decay_gamma"],
         "batch_size": d["batch_size"],
         "large_feature_map": False,
+        "tap_theta": default_tap_theta(""),
+        "method_kwargs": {},
     }

@@ -7,6 +7,7 @@ from typing import Callable, NamedTuple, Optional, Sequence, Tuple, Union
 import torch
 from torch import Tensor, nn
 
+from wsolx import protocol
 from wsolx.adapters.resolve import resolve_cam_parts
 
 __all__ = ["Localization", "localize"]
@@ -36,7 +37,7 @@ def localize(
     *,
     clamp_negative: bool = False,
     percentile: float = 100.0,
-    threshold: float = 0.2,
+    threshold: float = protocol.CAM_THRESHOLD,
     image_size: Optional[Union[int, Sequence[int]]] = None,
     features: Optional[Callable[[Tensor], Tensor]] = None,
     classifier: Optional[nn.Module] = None,

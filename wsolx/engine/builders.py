@@ -7,7 +7,8 @@ Every failure here is turned into a :class:`ConfigError` whose message names the
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Optional
+import json
+from typing import Any, Dict, List, Mapping, Optional
 
 from torch import nn
 
@@ -41,78 +42,97 @@ def model_defaults(arch: str, method: str = "cam", dataset: str = "CUB", profile
 
 
 def resolve_defaults(cfg: Config) -> Config:
-    """A copy of ``cfg`` whose ``None`` fields (lr, new-layer ratio, weight decay, epochs, lr schedule,
-    batch sizes, large feature map) are filled from :func:`model_defaults`; the result is validated.
+    """A copy of ``cfg`` whose unset fields are filled from :func:`model_defaults`, validated.
+
+    Filled when ``None``: the optimiser (lr, new-layer ratio, pretrained gradient scale, momentum,
+    Nesterov, weight decay), the schedule (epochs, lr step or milestones, decay factor), the batch
+    sizes, ``model.large_feature_map`` and ``model.tap_theta``; ``model.method_kwargs`` gets the
+    method's hyper-parameters it leaves out. This is the one validation of a run's settings
+    (:class:`~wsolx.engine.trainer.Trainer` and ``wsolx train --print-config`` go through it).
 
     Raises:
-        ConfigError: a value has no default (e.g. MobileNetV1's learning rate) and was not set.
+        ConfigError: a bad value (the first one, as :meth:`Config.validate` names it), or a value
+            without a default (e.g. MobileNetV1's learning rate) that was not set.
     """
     check_model_names(cfg)
     o, m, dc = cfg.optim, cfg.model, cfg.data
-    d = model_defaults(m.arch, m.method, dc.dataset, o.profile)
+    # An unknown profile is reported by the validation below; fill the rest as the protocol would.
+    d = model_defaults(m.arch, m.method, dc.dataset, o.profile if o.profile in _PROFILES else "protocol")
 
-    missing: list = []  # every required setting without a value, reported in one error
+    missing: List[str] = []  # every required setting without a value, reported in one error
 
     def pick(value: Any, key: str, name: str, required: bool = True) -> Any:
         if value is not None:
             return value
         if d.get(key) is None and required:
             missing.append(name)
-            return 1  # placeholder; the ConfigError below names every missing setting
+            return 1  # placeholder (valid for every such field); the ConfigError below names it
         return d.get(key)
 
     milestones = o.lr_milestones if o.lr_milestones is not None else list(d.get("lr_milestones") or [])
+    lr_step = pick(o.lr_step, "lr_decay_every", "optim.lr_step", required=False)
     optim = dataclasses.replace(
         o,
-        lr=float(pick(o.lr, "lr", "optim.lr")),
-        new_lr_ratio=float(pick(o.new_lr_ratio, "new_lr_ratio", "optim.new_lr_ratio")),
-        pretrained_grad_scale=float(pick(o.pretrained_grad_scale, "pretrained_grad_scale",
-                                         "optim.pretrained_grad_scale")),
-        weight_decay=float(pick(o.weight_decay, "weight_decay", "optim.weight_decay")),
-        epochs=int(pick(o.epochs, "epochs", "optim.epochs")),
-        lr_step=int(pick(o.lr_step, "lr_decay_every", "optim.lr_step", required=False) or 0),
-        lr_milestones=[int(x) for x in milestones],
-        lr_gamma=float(pick(o.lr_gamma, "lr_decay_gamma", "optim.lr_gamma", required=False) or 0.1),
+        lr=_as_float(pick(o.lr, "lr", "optim.lr")),
+        new_lr_ratio=_as_float(pick(o.new_lr_ratio, "new_lr_ratio", "optim.new_lr_ratio")),
+        pretrained_grad_scale=_as_float(pick(o.pretrained_grad_scale, "pretrained_grad_scale",
+                                             "optim.pretrained_grad_scale")),
+        momentum=_as_float(pick(o.momentum, "momentum", "optim.momentum")),
+        nesterov=pick(o.nesterov, "nesterov", "optim.nesterov"),
+        weight_decay=_as_float(pick(o.weight_decay, "weight_decay", "optim.weight_decay")),
+        epochs=pick(o.epochs, "epochs", "optim.epochs"),
+        lr_step=0 if lr_step is None else lr_step,
+        lr_milestones=list(milestones),
+        lr_gamma=_as_float(pick(o.lr_gamma, "lr_decay_gamma", "optim.lr_gamma")),
     )
-    model = dataclasses.replace(m, large_feature_map=bool(pick(m.large_feature_map, "large_feature_map",
-                                                               "model.large_feature_map", required=False)))
-    bs = int(pick(dc.batch_size, "batch_size", "data.batch_size"))
+    method_kwargs = m.method_kwargs
+    if isinstance(method_kwargs, Mapping):  # the method's defaults, as JSON would give them back
+        method_kwargs = {**json.loads(json.dumps(d.get("method_kwargs") or {})), **method_kwargs}
+    model = dataclasses.replace(
+        m,
+        tap_theta=_as_float(pick(m.tap_theta, "tap_theta", "model.tap_theta")),
+        large_feature_map=bool(pick(m.large_feature_map, "large_feature_map", "model.large_feature_map",
+                                    required=False)),
+        method_kwargs=method_kwargs,
+    )
+    bs = pick(dc.batch_size, "batch_size", "data.batch_size")
+    data = dataclasses.replace(dc, batch_size=bs, eval_batch_size=bs if dc.eval_batch_size is None else dc.eval_batch_size)
+    resolved = dataclasses.replace(cfg, optim=optim, model=model, data=data).validate()
     if missing:
         sets = " ".join(f"--set {n}=..." for n in missing)
         raise ConfigError(f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no default for {m.arch!r} "
                           f"on {dc.dataset!r}; set {'it' if len(missing) == 1 else 'them'} ({sets})")
-    data = dataclasses.replace(dc, batch_size=bs, eval_batch_size=dc.eval_batch_size or bs)
-    return dataclasses.replace(cfg, optim=optim, model=model, data=data).validate()
+    return resolved
+
+
+_PROFILES = ("protocol", "paper")
+
+
+def _as_float(value: Any) -> Any:
+    """``float(value)`` for a real number (an int from Python becomes a float, as JSON would give
+    it); anything else unchanged, for :meth:`Config.validate` to name."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def check_model_names(cfg: Config) -> None:
     """Raise :class:`ConfigError` for an unknown ``model.arch`` or ``model.method``."""
     from wsolx import models
     from wsolx.adapters.foreign import is_foreign_arch
+    from wsolx.methods import list_methods
 
     if is_foreign_arch(cfg.model.arch):  # tv:NAME / timm:NAME, resolved when the model is built
         if cfg.model.method != "cam":
             raise ConfigError(f"model.arch {cfg.model.arch!r} (torchvision / timm) trains with method 'cam' only, "
                               f"got {cfg.model.method!r}")
         return
-    archs = list(models.list_models()) if hasattr(models, "list_models") else []
-    if archs and cfg.model.arch not in archs:
+    archs = models.list_models()
+    if cfg.model.arch not in archs:
         raise ConfigError(f"unknown model.arch {cfg.model.arch!r}; available: {sorted(archs)}")
-    methods = _list_methods()
-    if methods and cfg.model.method not in methods:
+    methods = list_methods()
+    if cfg.model.method not in methods:
         raise ConfigError(f"unknown model.method {cfg.model.method!r}; available: {sorted(methods)}")
-
-
-def _list_methods() -> list:
-    for mod_name in ("wsolx.models", "wsolx.methods"):
-        try:
-            mod = __import__(mod_name, fromlist=["list_methods"])
-        except ImportError:
-            continue
-        fn = getattr(mod, "list_methods", None)
-        if callable(fn):
-            return list(fn())
-    return []
 
 
 def _reason(exc: BaseException) -> str:

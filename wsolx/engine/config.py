@@ -2,7 +2,7 @@
 
 A :class:`Config` has four sections (``data``, ``model``, ``optim``, ``eval``) plus run-level
 fields. Optional numbers left at ``None`` (learning rate, epochs, batch size, ...) are filled from
-``wsolx.models.DEFAULTS`` by :func:`wsolx.engine.defaults.resolve_defaults` when a run starts, so
+``wsolx.models.DEFAULTS`` by :func:`wsolx.engine.builders.resolve_defaults` when a run starts, so
 a saved config records what was actually used.
 
 Files are JSON, or YAML (``.yaml`` / ``.yml``, needs PyYAML: ``pip install 'wsolx[yaml]'``)
@@ -15,6 +15,7 @@ with the same keys, checks and messages; an error names the file, the key and, i
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
@@ -121,17 +122,19 @@ class ModelConfig:
         arch: backbone name from :func:`wsolx.models.list_models`.
         method: WSOL method (``cam``, ``has``, ``acol``, ``spg``, ``adl``, ``cutmix``).
         pooling: ``tap`` (Thresholded Average Pooling) or ``gap`` (global average pooling).
-        tap_theta: TAP threshold ratio in ``[0, 1]``.
+        tap_theta: TAP threshold ratio in ``[0, 1]``; ``None`` takes the model default
+            (:data:`wsolx.models.DEFAULTS`: the paper's 0.1).
         large_feature_map: 28x28 instead of 14x14 maps at 224 input; ``None`` takes the backbone
             default (the protocol uses it for ResNet50 and InceptionV3).
         weights: local path of pretrained backbone weights, or ``None``.
-        method_kwargs: extra keyword arguments of the method.
+        method_kwargs: keyword arguments of the method; the ones left out are filled from
+            ``DEFAULTS["methods"]`` when a run starts (the protocol's values).
     """
 
     arch: str = "vgg16"
     method: str = "cam"
     pooling: str = "tap"
-    tap_theta: float = 0.1
+    tap_theta: Optional[float] = None
     large_feature_map: Optional[bool] = None
     weights: Optional[str] = None
     method_kwargs: Dict[str, Any] = field(default_factory=dict)
@@ -151,8 +154,8 @@ class OptimConfig:
         pretrained_grad_scale: the pretrained layers' gradients are multiplied by this before each
             step, weight decay being added after (paper: 0.1; protocol: 1). See
             :mod:`wsolx.engine.optim`.
-        momentum: SGD momentum.
-        nesterov: Nesterov momentum.
+        momentum: SGD momentum (``None``: ``DEFAULTS["optimizer"]``, 0.9).
+        nesterov: Nesterov momentum (``None``: ``DEFAULTS["optimizer"]``, on).
         weight_decay: L2 penalty.
         epochs: training epochs.
         lr_step: epochs between learning-rate decays (0 disables the decay).
@@ -164,8 +167,8 @@ class OptimConfig:
     lr: Optional[float] = None
     new_lr_ratio: Optional[float] = None
     pretrained_grad_scale: Optional[float] = None
-    momentum: float = 0.9
-    nesterov: bool = True
+    momentum: Optional[float] = None
+    nesterov: Optional[bool] = None
     weight_decay: Optional[float] = None
     epochs: Optional[int] = None
     lr_step: Optional[int] = None
@@ -193,9 +196,9 @@ class EvalConfig:
     variants: List[str] = field(default_factory=lambda: ["base", "nwc+pas"])
     cam_curve_interval: float = protocol.CAM_CURVE_INTERVAL
     iou_thresholds: List[float] = field(default_factory=lambda: list(protocol.IOU_THRESHOLDS))
-    fixed_threshold: float = 0.2
-    pas_percentile: float = 90.0
-    pas_threshold: float = 0.35
+    fixed_threshold: float = protocol.CAM_THRESHOLD
+    pas_percentile: float = protocol.PAS_PERCENTILE
+    pas_threshold: float = protocol.PAS_THRESHOLD
     multi_box: bool = protocol.MULTI_CONTOUR
     select_metric: str = "MaxBoxAccV2"
     select_variant: str = "base"
@@ -269,12 +272,16 @@ class Config:
             raise disk_write_error(exc, path) from None
 
     def replace(self, overrides: Sequence[str]) -> "Config":
-        """A copy with ``section.key=value`` overrides applied (values parsed as JSON when possible)."""
-        d = self.to_dict()
+        """A copy with ``section.key=value`` overrides applied (values parsed as JSON when possible).
+
+        Each value is checked and converted as :meth:`from_dict` does for that key; the copy stays a
+        dataclass throughout (no round trip through a dict).
+        """
+        out = copy.deepcopy(self)
         for item in overrides:
             key, value = parse_override(item)
-            _set_path(d, key, value)
-        return Config.from_dict(d)
+            _set_field(out, key, value)
+        return out
 
     # ------------------------------------------------------------------ validation
     def validate(self, *, check_paths: bool = False, for_training: bool = True) -> "Config":
@@ -305,11 +312,13 @@ class Config:
             raise ConfigError(f"data.eval_geometry must be 'protocol' or 'paper', got {d.eval_geometry!r}")
         if m.pooling not in ("tap", "gap"):
             raise ConfigError(f"model.pooling must be 'tap' or 'gap', got {m.pooling!r}")
-        _in_range("model.tap_theta", m.tap_theta, 0.0, 1.0)
+        if m.tap_theta is not None:
+            _in_range("model.tap_theta", m.tap_theta, 0.0, 1.0)
         _positive_float("optim.lr", o.lr, optional=True)
-        _in_range("optim.momentum", o.momentum, 0.0, 1.0, hi_open=True)
-        if o.nesterov and o.momentum <= 0:
-            raise ConfigError("optim.nesterov needs optim.momentum > 0")
+        if o.momentum is not None:
+            _in_range("optim.momentum", o.momentum, 0.0, 1.0, hi_open=True)
+            if o.nesterov and o.momentum <= 0:
+                raise ConfigError("optim.nesterov needs optim.momentum > 0")
         if o.weight_decay is not None:
             _nonneg_float("optim.weight_decay", o.weight_decay)
         _positive_int("optim.epochs", o.epochs, optional=True)
@@ -511,16 +520,33 @@ def parse_override(item: str) -> Tuple[str, Any]:
 
 
 # ---------------------------------------------------------------------- helpers
-def _set_path(d: Dict[str, Any], key: str, value: Any) -> None:
+def _set_field(cfg: "Config", key: str, value: Any) -> None:
+    """Set the dotted ``key`` of ``cfg`` in place: a dataclass field gets ``value`` converted to its
+    type (as :func:`_from_dict` would), a key of a free-form dict (``model.method_kwargs``) the
+    value as it is. Unknown keys raise :class:`ConfigError`."""
     parts = key.split(".")
-    node: Any = d
+    node: Any = cfg
     for i, part in enumerate(parts[:-1]):
-        if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+        child = _child(node, part)
+        if not (dataclasses.is_dataclass(child) or isinstance(child, dict)):
             raise ConfigError(f"unknown config key {'.'.join(parts[: i + 1])!r} in override {key!r}")
-        node = node[part]
-    if not isinstance(node, dict) or (parts[-1] not in node and not _is_free_dict(parts)):
-        raise ConfigError(f"unknown config key {key!r}")
-    node[parts[-1]] = value
+        node = child
+    last = parts[-1]
+    if dataclasses.is_dataclass(node):
+        if last not in {f.name for f in dataclasses.fields(node)}:
+            raise ConfigError(f"unknown config key {key!r}")
+        setattr(node, last, _coerce(typing.get_type_hints(type(node))[last], value, key))
+    else:
+        if last not in node and not _is_free_dict(parts):
+            raise ConfigError(f"unknown config key {key!r}")
+        node[last] = value
+
+
+def _child(node: Any, name: str) -> Any:
+    """Field ``name`` of a dataclass or key ``name`` of a dict; ``None`` when there is none."""
+    if dataclasses.is_dataclass(node):
+        return getattr(node, name) if name in {f.name for f in dataclasses.fields(node)} else None
+    return node.get(name) if isinstance(node, dict) else None
 
 
 def _is_free_dict(parts: List[str]) -> bool:

@@ -134,9 +134,8 @@ class Trainer:
     """
 
     def __init__(self, cfg: Config, dist_info: Optional[DistInfo] = None) -> None:
-        cfg.validate()
-        self.dist = dist_info or init_distributed(cfg.device)
-        self.cfg = resolve_defaults(cfg)
+        self.cfg = resolve_defaults(cfg)  # the one validation of the run's settings
+        self.dist = dist_info or init_distributed(self.cfg.device)
         self.cfg.check_paths()
         self.device = self.dist.device
         self.out_dir = Path(self.cfg.out_dir)
@@ -235,7 +234,7 @@ class Trainer:
         may not change on resume (see :data:`RESUME_MAY_CHANGE`)."""
         if not isinstance(stored, dict):
             raise CheckpointError(f"checkpoint {path!r} holds no config to resume with")
-        old, new = _flatten(stored), _flatten(self.cfg.to_dict())
+        old, new = _flatten(_with_method_defaults(stored)), _flatten(self.cfg.to_dict())
         changed = [k for k in sorted(set(old) & set(new)) if old[k] != new[k] and k not in RESUME_MAY_CHANGE]
         if changed:
             diffs = ", ".join(f"{k} {old[k]!r} -> {new[k]!r}" for k in changed[:6])
@@ -504,6 +503,21 @@ class Trainer:
 def write_metrics(path: Path, **sections: Any) -> None:
     """Write ``sections`` as indented JSON (curves included)."""
     write_file_atomic(path, (json.dumps(jsonable(sections), indent=2) + "\n").encode())
+
+
+def _with_method_defaults(stored: Dict[str, Any]) -> Dict[str, Any]:
+    """``stored`` with the method hyper-parameters it leaves out filled from ``DEFAULTS["methods"]``,
+    as :func:`resolve_defaults` fills a new run's (a checkpoint written before they were recorded
+    keeps resuming)."""
+    from wsolx.models.defaults import default_method_kwargs
+
+    model = stored.get("model")
+    if not isinstance(model, dict) or not isinstance(model.get("method"), str) or not isinstance(
+        model.get("method_kwargs"), dict
+    ):
+        return stored
+    defaults = json.loads(json.dumps(default_method_kwargs(model["method"])))
+    return {**stored, "model": {**model, "method_kwargs": {**defaults, **model["method_kwargs"]}}}
 
 
 def _flatten(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:

@@ -17,27 +17,14 @@ from __future__ import annotations
 
 from typing import ClassVar, Tuple
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wsolx.methods.host import MethodHost
 from wsolx.ops.cam import cam
+from wsolx.ops.normalize import minmax_normalize  # re-exported: ACoL / SPG attention maps
 
 __all__ = ["WSOLMethod", "CAM", "MethodHost", "minmax_normalize"]
-
-
-def minmax_normalize(maps: Tensor) -> Tensor:
-    """Per-map min-max normalisation over the last two dims: ``(..., h, w) -> (..., h, w)`` in [0, 1].
-
-    A constant map becomes all zeros (no NaN).
-    """
-    flat = maps.flatten(-2)
-    lo = flat.amin(dim=-1, keepdim=True)
-    hi = flat.amax(dim=-1, keepdim=True)
-    span = hi - lo
-    out = torch.where(span > 0, (flat - lo) / torch.where(span > 0, span, torch.ones_like(span)), torch.zeros_like(flat))
-    return out.reshape(maps.shape)
 
 
 class WSOLMethod(nn.Module):

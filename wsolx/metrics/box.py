@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from wsolx import protocol
 from wsolx.metrics.base import CounterMetric, DeviceLike, as_image_size
 from wsolx.metrics.iou import box_iou
 from wsolx.metrics.thresholds import as_thresholds
@@ -125,11 +126,11 @@ class BoxEvaluator(CounterMetric):
         self,
         *,
         thresholds: Optional[Union[Sequence[float], np.ndarray, Tensor]] = None,
-        iou_thresholds: Sequence[float] = (0.3, 0.5, 0.7),
+        iou_thresholds: Sequence[float] = protocol.IOU_THRESHOLDS,
         image_size: Union[int, Tuple[int, int]] = (224, 224),
         percentile: float = 100.0,
-        fixed_threshold: float = 0.2,
-        multi_box: bool = True,
+        fixed_threshold: float = protocol.CAM_THRESHOLD,
+        multi_box: bool = protocol.MULTI_CONTOUR,
         device: DeviceLike = None,
     ) -> None:
         self.thresholds = as_thresholds(thresholds, "BoxEvaluator")

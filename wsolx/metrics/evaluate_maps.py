@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from wsolx import protocol
 from wsolx.errors import DataError, UsageError
 from wsolx.data.scoremaps import ScoremapItem, ScoremapSource, image_id_lines, iter_scoremaps, read_predictions
 from wsolx.metrics.scoremap_counters import ScoremapBoxCounter, ScoremapPixelCounter
@@ -63,11 +64,11 @@ class ScoremapSettings:
         normalize: ``auto`` / ``always`` / ``never`` (see the module docstring).
     """
 
-    cam_curve_interval: float = 0.001
-    iou_thresholds: Tuple[float, ...] = (0.3, 0.5, 0.7)
-    multi_contour: bool = True
+    cam_curve_interval: float = protocol.CAM_CURVE_INTERVAL
+    iou_thresholds: Tuple[float, ...] = protocol.IOU_THRESHOLDS
+    multi_contour: bool = protocol.MULTI_CONTOUR
     multi_iou: bool = True
-    fixed_threshold: float = 0.2
+    fixed_threshold: float = protocol.CAM_THRESHOLD
     percentile: float = 100.0
     image_size: int = 224
     normalize: str = "auto"

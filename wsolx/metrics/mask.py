@@ -33,7 +33,7 @@ from torch import Tensor
 
 from wsolx.metrics.base import CounterMetric, DeviceLike, as_image_size
 from wsolx.metrics.scoremap import normalized_scoremaps
-from wsolx.metrics.thresholds import as_thresholds
+from wsolx.metrics.thresholds import as_thresholds, cam_thresholds
 
 __all__ = ["MaskEvaluator", "pxap_from_histograms"]
 
@@ -122,7 +122,7 @@ class MaskEvaluator(CounterMetric):
         if num_bins is not None:
             if int(num_bins) < 1:
                 raise ValueError(f"MaskEvaluator: num_bins must be >= 1, got {num_bins}")
-            thresholds = np.arange(0, 1, 1.0 / int(num_bins))
+            thresholds = cam_thresholds(1.0 / int(num_bins))
         t = as_thresholds(thresholds, "MaskEvaluator")
         if t[0] < 0.0 or t[-1] >= 1.0:
             raise ValueError(f"MaskEvaluator: thresholds must lie in [0, 1), got [{t[0]}, {t[-1]}]")

@@ -25,7 +25,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Dict
 
-__all__ = ["DEFAULTS", "get_defaults"]
+from wsolx import protocol
+
+__all__ = ["DEFAULTS", "get_defaults", "default_tap_theta", "default_method_kwargs"]
 
 DEFAULTS: Dict[str, Any] = {
     "optimizer": {
@@ -35,6 +37,11 @@ DEFAULTS: Dict[str, Any] = {
         "new_lr_ratio": 10.0,  # model.param_groups(lr, new_lr_ratio)
         "pretrained_grad_scale": 1.0,  # pretrained layers' gradients x this before the step
         "source": "protocol (lr_classifier_ratio=10); the paper profile scales gradients instead",
+    },
+    # Model settings shared by every backbone (a backbone entry may override them).
+    "model": {
+        "tap_theta": protocol.TAP_THETA,
+        "source": "paper (theta_tap of the released VGG16 config; no other backbone has a published value)",
     },
     # Per-dataset schedules of the protocol.
     "datasets": {
@@ -49,35 +56,30 @@ DEFAULTS: Dict[str, Any] = {
     "backbones": {
         "vgg16": {
             "large_feature_map": False,
-            "tap_theta": 0.1,  # paper default (VGG16)
             "weight_decay": 5e-4,
             "lr": {"CUB": 1.268269e-05, "ILSVRC": 1.654502e-05, "OpenImages": 2.27913316e-03},
-            "source": "protocol (lr, weight decay, feature map); paper (tap_theta)",
+            "source": "protocol (lr, weight decay, feature map)",
         },
         "resnet50": {
             "large_feature_map": True,  # the protocol's ResNet50 runs use the 28x28 variant
-            "tap_theta": 0.1,
             "weight_decay": 1e-4,
             "lr": {"CUB": 1.7e-04, "ILSVRC": 3.108411e-05},
-            "source": "protocol (lr, weight decay, feature map); tap_theta: paper's VGG16 value",
+            "source": "protocol (lr, weight decay, feature map)",
         },
         "inception_v3": {
             "large_feature_map": True,  # the protocol's InceptionV3 runs use the 28x28 variant
-            "tap_theta": 0.1,
             "weight_decay": 5e-4,
             "lr": {"CUB": 2.24844746e-03, "ILSVRC": 3.606503e-04},
-            "source": "protocol (lr, weight decay, feature map); tap_theta: paper's VGG16 value",
+            "source": "protocol (lr, weight decay, feature map)",
         },
         "mobilenet_v1": {
             "large_feature_map": False,
-            "tap_theta": 0.1,
             "weight_decay": None,
             "lr": {},
-            "source": "wsolx: no published value for lr / weight decay (set them); tap_theta: paper's VGG16 value",
+            "source": "wsolx: no published value for lr / weight decay (set them)",
         },
         "vgg_tiny": {
             "large_feature_map": False,
-            "tap_theta": 0.1,
             "weight_decay": 5e-4,
             "lr": {"synthetic": 0.05},
             "new_lr_ratio": 1.0,  # trained from scratch: no pretrained layers to protect
@@ -90,8 +92,6 @@ DEFAULTS: Dict[str, Any] = {
     # The paper's released setting (only VGG16 on CUB is released).
     "paper": {
         ("vgg16", "CUB"): {
-            "pooling": "tap",
-            "tap_theta": 0.1,
             "large_feature_map": False,
             "lr": 0.003,
             "new_lr_ratio": 1.0,
@@ -103,10 +103,8 @@ DEFAULTS: Dict[str, Any] = {
             "batch_size": 40,
             "resize_size": 256,
             "crop_size": 224,
-            "cam_threshold": 0.2,
-            "pas_threshold": 0.35,
-            "pas_percentile": 90,
-            "source": "paper (authors' configs/vgg16_tap.yml)",
+            "source": "paper (authors' configs/vgg16_tap.yml; pooling tap, theta_tap and the evaluation "
+                      "thresholds are the defaults of wsolx.protocol)",
         },
     },
     # Method hyper-parameters (keyword arguments of the methods).
@@ -171,9 +169,21 @@ def get_defaults(arch: str, method: str = "cam", dataset: str = "CUB", profile: 
             out["lr"] = bb["lr"].get(dataset)
         out["weight_decay"] = bb["weight_decay"]
         out["large_feature_map"] = bb["large_feature_map"]
-        out["tap_theta"] = bb["tap_theta"]
     else:
         raise ValueError(f"profile must be 'protocol' or 'paper', got {profile!r}")
+    out["tap_theta"] = default_tap_theta(arch)
     out["method"] = method
-    out["method_kwargs"] = {k: v for k, v in DEFAULTS["methods"][method].items() if k != "source"}
+    out["method_kwargs"] = default_method_kwargs(method)
     return copy.deepcopy(out)
+
+
+def default_tap_theta(arch: str) -> float:
+    """TAP threshold ratio of ``arch``: its backbone entry's ``tap_theta`` if it has one, else
+    ``DEFAULTS["model"]["tap_theta"]`` (read at call time, so an edited table takes effect)."""
+    return DEFAULTS["backbones"].get(arch, {}).get("tap_theta", DEFAULTS["model"]["tap_theta"])
+
+
+def default_method_kwargs(method: str) -> Dict[str, Any]:
+    """A new dict of the hyper-parameters of ``method`` from ``DEFAULTS["methods"]`` (empty for a
+    method the table does not list)."""
+    return copy.deepcopy({k: v for k, v in DEFAULTS["methods"].get(method, {}).items() if k != "source"})

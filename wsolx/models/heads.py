@@ -11,6 +11,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from wsolx.ops.tap import TAPool
+from wsolx.protocol import TAP_THETA
 
 __all__ = ["POOLINGS", "GlobalAvgPool", "make_pool", "CAMHead"]
 
@@ -24,7 +25,7 @@ class GlobalAvgPool(nn.Module):
         return x.mean(dim=(2, 3))
 
 
-def make_pool(pooling: str, tap_theta: float = 0.1) -> nn.Module:
+def make_pool(pooling: str, tap_theta: float = TAP_THETA) -> nn.Module:
     """Pooling layer ``(B, C, H, W) -> (B, C)`` by name.
 
     Args:
@@ -46,7 +47,7 @@ class CAMHead(nn.Module):
         in_channels: ``K``, channels of the feature map.
         num_classes: number of classes.
         pooling: ``"tap"`` or ``"gap"``.
-        tap_theta: TAP threshold ratio (paper default 0.1).
+        tap_theta: TAP threshold ratio (default: :data:`wsolx.protocol.TAP_THETA`).
         dropout: dropout probability applied to the feature map before pooling, in training only
             (0.5 in the protocol's InceptionV3 head, 0 elsewhere).
     """
@@ -56,7 +57,7 @@ class CAMHead(nn.Module):
         in_channels: int,
         num_classes: int,
         pooling: str = "tap",
-        tap_theta: float = 0.1,
+        tap_theta: float = TAP_THETA,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()

@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from torchvision.models.inception import BasicConv2d, InceptionA, InceptionB, InceptionC
 
 from wsolx.models.base import WSOLModel, init_new_layers
+from wsolx.models.builder import build_cam_model, cam_builder
 from wsolx.models.registry import register_model
 
 __all__ = ["InceptionCAM", "inception_v3"]
@@ -141,35 +142,14 @@ class InceptionCAM(WSOLModel):
 
 
 @register_model("inception_v3")
-def inception_v3(
-    *,
-    num_classes: int,
-    pooling: str = "tap",
-    tap_theta: float = 0.1,
-    large_feature_map: bool = False,
-    weights: Any = None,
-    method: Any = "cam",
-    **method_kwargs: Any,
-) -> InceptionCAM:
+@cam_builder
+def inception_v3(**kwargs: Any) -> InceptionCAM:
     """InceptionV3-CAM: 14x14 features at 224 input (28x28 with ``large_feature_map``), K = 1024.
 
-    Args:
-        num_classes: number of classes.
-        pooling: ``"tap"`` or ``"gap"``.
-        tap_theta: TAP threshold ratio.
-        large_feature_map: skip the max-pool between Mixed_5d and Mixed_6a (protocol variant;
-            the protocol's InceptionV3 runs use it, see :data:`wsolx.models.DEFAULTS`).
-        weights: ``None`` or a local file / state dict of torchvision's ``inception_v3`` weights
-            (``fc.*``, ``AuxLogits.*`` and the unused ``Mixed_7*`` dropped; the rest must match).
-        method: WSOL method name or instance; ``**method_kwargs`` its hyper-parameters.
+    ``large_feature_map``: skip the max-pool between Mixed_5d and Mixed_6a (protocol variant; the
+    protocol's InceptionV3 runs use it, see :data:`wsolx.models.DEFAULTS`). ``weights``:
+    torchvision's ``inception_v3`` weights (``fc.*``, ``AuxLogits.*`` and the unused ``Mixed_7*``
+    dropped; the rest must match). Arguments: :func:`wsolx.models.builder.build_cam_model`.
     """
-    return InceptionCAM(
-        num_classes=num_classes,
-        pooling=pooling,
-        tap_theta=tap_theta,
-        large_feature_map=large_feature_map,
-        weights=weights,
-        method=method,
-        method_kwargs=method_kwargs,
-    )
+    return build_cam_model("inception_v3", InceptionCAM, **kwargs)
 

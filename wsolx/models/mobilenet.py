@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from torchvision.ops import Conv2dNormActivation
 
 from wsolx.models.base import WSOLModel
+from wsolx.models.builder import build_cam_model, cam_builder
 from wsolx.models.registry import register_model
 
 __all__ = ["MobileNetV1CAM", "DepthwiseSeparable", "mobilenet_v1"]
@@ -112,33 +113,12 @@ class MobileNetV1CAM(WSOLModel):
 
 
 @register_model("mobilenet_v1")
-def mobilenet_v1(
-    *,
-    num_classes: int,
-    pooling: str = "tap",
-    tap_theta: float = 0.1,
-    large_feature_map: bool = False,
-    weights: Any = None,
-    method: Any = "cam",
-    **method_kwargs: Any,
-) -> MobileNetV1CAM:
+@cam_builder
+def mobilenet_v1(**kwargs: Any) -> MobileNetV1CAM:
     """MobileNetV1-CAM: 14x14 features at 224 input (28x28 with ``large_feature_map``), K = 1024.
 
-    Args:
-        num_classes: number of classes.
-        pooling: ``"tap"`` or ``"gap"``.
-        tap_theta: TAP threshold ratio.
-        large_feature_map: the 256->512 block at stride 1 as well.
-        weights: ``None`` or a local file / state dict in this module's naming (see the module
-            docstring); classifier keys are dropped, everything else must match.
-        method: WSOL method name or instance; ``**method_kwargs`` its hyper-parameters.
+    ``large_feature_map``: the 256->512 block at stride 1 as well. ``weights``: a state dict in this
+    module's naming (see the module docstring); classifier keys are dropped, everything else must
+    match. Arguments: :func:`wsolx.models.builder.build_cam_model`.
     """
-    return MobileNetV1CAM(
-        num_classes=num_classes,
-        pooling=pooling,
-        tap_theta=tap_theta,
-        large_feature_map=large_feature_map,
-        weights=weights,
-        method=method,
-        method_kwargs=method_kwargs,
-    )
+    return build_cam_model("mobilenet_v1", MobileNetV1CAM, **kwargs)

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from torchvision.models.resnet import Bottleneck, ResNet
 
 from wsolx.models.base import WSOLModel
+from wsolx.models.builder import build_cam_model, cam_builder
 from wsolx.models.registry import register_model
 
 __all__ = ["ResNetCAM", "resnet50"]
@@ -99,34 +100,13 @@ class ResNetCAM(WSOLModel):
 
 
 @register_model("resnet50")
-def resnet50(
-    *,
-    num_classes: int,
-    pooling: str = "tap",
-    tap_theta: float = 0.1,
-    large_feature_map: bool = False,
-    weights: Any = None,
-    method: Any = "cam",
-    **method_kwargs: Any,
-) -> ResNetCAM:
+@cam_builder
+def resnet50(**kwargs: Any) -> ResNetCAM:
     """ResNet50-CAM: 14x14 features at 224 input (28x28 with ``large_feature_map``), K = 2048.
 
-    Args:
-        num_classes: number of classes.
-        pooling: ``"tap"`` or ``"gap"``.
-        tap_theta: TAP threshold ratio.
-        large_feature_map: ``layer3`` at stride 1 as well (protocol variant; the protocol's
-            ResNet50 runs use it, see :data:`wsolx.models.DEFAULTS`).
-        weights: ``None`` or a local file / state dict of torchvision's ``resnet50`` weights
-            (``fc.*`` dropped, everything else must match).
-        method: WSOL method name or instance; ``**method_kwargs`` its hyper-parameters.
+    ``large_feature_map``: ``layer3`` at stride 1 as well (protocol variant; the protocol's ResNet50
+    runs use it, see :data:`wsolx.models.DEFAULTS`). ``weights``: torchvision's ``resnet50``
+    weights (``fc.*`` dropped, everything else must match). Arguments:
+    :func:`wsolx.models.builder.build_cam_model`.
     """
-    return ResNetCAM(
-        num_classes=num_classes,
-        pooling=pooling,
-        tap_theta=tap_theta,
-        large_feature_map=large_feature_map,
-        weights=weights,
-        method=method,
-        method_kwargs=method_kwargs,
-    )
+    return build_cam_model("resnet50", ResNetCAM, **kwargs)

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from wsolx.models.base import WSOLModel, init_new_layers
+from wsolx.models.builder import build_cam_model, cam_builder
 from wsolx.models.registry import register_model
 
 __all__ = ["VGGCAM", "vgg16", "vgg_tiny"]
@@ -59,7 +60,7 @@ class VGGCAM(WSOLModel):
         drop_pools: indices of pools replaced by ``Identity`` (large feature map).
         neck_channels: output channels of the neck conv (1024 for VGG16).
         batch_norm: BatchNorm after every conv of ``features`` (``vgg_tiny`` only).
-        Other arguments: see :func:`vgg16`.
+        Other arguments: see :func:`wsolx.models.builder.build_cam_model`.
     """
 
     pretrained_prefixes = ("features.",)
@@ -134,30 +135,8 @@ def _channels_after(features: nn.Sequential) -> List[int]:
     return out
 
 
-@register_model("vgg16")
-def vgg16(
-    *,
-    num_classes: int,
-    pooling: str = "tap",
-    tap_theta: float = 0.1,
-    large_feature_map: bool = False,
-    weights: Any = None,
-    method: Any = "cam",
-    **method_kwargs: Any,
-) -> VGGCAM:
-    """VGG16-CAM: 14x14 features at 224 input (28x28 with ``large_feature_map``), K = 1024.
-
-    Args:
-        num_classes: number of classes.
-        pooling: ``"tap"`` (Thresholded Average Pooling) or ``"gap"``.
-        tap_theta: TAP threshold ratio (paper default 0.1 for VGG16).
-        large_feature_map: also remove pool4 (protocol's ``28x28`` variant).
-        weights: ``None`` or a local file (or an in-memory state dict) of torchvision's
-            ``vgg16`` ImageNet weights; ``classifier.*`` is dropped, ``features.*`` must match.
-        method: WSOL method name (``cam``, ``has``, ``acol``, ``spg``, ``adl``, ``cutmix``) or a
-            :class:`wsolx.methods.WSOLMethod`.
-        **method_kwargs: hyper-parameters of the method (see :mod:`wsolx.methods`).
-    """
+def _vgg16_model(*, large_feature_map: bool, **common: Any) -> VGGCAM:
+    """:class:`VGGCAM` with VGG16's layers (pool4 removed with ``large_feature_map``)."""
     return VGGCAM(
         arch="vgg16",
         cfg=_VGG16_CFG,
@@ -167,35 +146,24 @@ def vgg16(
         drop_pools=(_VGG16_POOL4,) if large_feature_map else (),
         neck_channels=1024,
         batch_norm=False,
-        num_classes=num_classes,
-        pooling=pooling,
-        tap_theta=tap_theta,
-        weights=weights,
-        method=method,
-        method_kwargs=method_kwargs,
+        **common,
     )
 
 
-@register_model("vgg_tiny")
-def vgg_tiny(
-    *,
-    num_classes: int,
-    pooling: str = "tap",
-    tap_theta: float = 0.1,
-    large_feature_map: bool = False,
-    weights: Any = None,
-    method: Any = "cam",
-    base_width: int = 16,
-    **method_kwargs: Any,
-) -> VGGCAM:
-    """Test-size VGG-style CAM model (with BatchNorm) that trains from scratch on a CPU.
+@register_model("vgg16")
+@cam_builder
+def vgg16(**kwargs: Any) -> VGGCAM:
+    """VGG16-CAM: 14x14 features at 224 input (28x28 with ``large_feature_map``), K = 1024.
 
-    ``features``: ``[w, M, 2w, M, 4w, 4w, M, 8w, 8w]`` conv3x3-BN-ReLU blocks (``w = base_width``),
-    i.e. an output stride of 8 (96 px -> 12x12, 128 px -> 16x16); ``large_feature_map`` removes the
-    third pool (stride 4). Neck: ``conv 3x3 8w -> 16w + ReLU``; K = ``16 * base_width``. About
-    0.12 GMAC per 96x96 image at ``base_width=16``. Same interface, pooling and methods as
-    :func:`vgg16`; ``weights`` takes a state dict in this model's own naming (``features.*``).
+    ``large_feature_map``: also remove pool4 (protocol's ``28x28`` variant). ``weights``: torchvision's
+    ``vgg16`` ImageNet weights; ``classifier.*`` is dropped, ``features.*`` must match. Arguments:
+    :func:`wsolx.models.builder.build_cam_model`.
     """
+    return build_cam_model("vgg16", _vgg16_model, **kwargs)
+
+
+def _vgg_tiny_model(*, base_width: int, large_feature_map: bool, **common: Any) -> VGGCAM:
+    """:class:`VGGCAM` with :func:`vgg_tiny`'s layers of width ``base_width``."""
     if isinstance(base_width, bool) or not isinstance(base_width, int) or base_width < 1:
         raise ValueError(f"vgg_tiny: base_width must be a positive int, got {base_width!r}")
     w = base_width
@@ -212,10 +180,20 @@ def vgg_tiny(
         drop_pools=(14,) if large_feature_map else (),
         neck_channels=16 * w,
         batch_norm=True,
-        num_classes=num_classes,
-        pooling=pooling,
-        tap_theta=tap_theta,
-        weights=weights,
-        method=method,
-        method_kwargs=method_kwargs,
+        **common,
     )
+
+
+@register_model("vgg_tiny")
+@cam_builder
+def vgg_tiny(*, base_width: int = 16, **kwargs: Any) -> VGGCAM:
+    """Test-size VGG-style CAM model (with BatchNorm) that trains from scratch on a CPU.
+
+    ``features``: ``[w, M, 2w, M, 4w, 4w, M, 8w, 8w]`` conv3x3-BN-ReLU blocks (``w = base_width``),
+    i.e. an output stride of 8 (96 px -> 12x12, 128 px -> 16x16); ``large_feature_map`` removes the
+    third pool (stride 4). Neck: ``conv 3x3 8w -> 16w + ReLU``; K = ``16 * base_width``. About
+    0.12 GMAC per 96x96 image at ``base_width=16``. Same interface, pooling and methods as
+    :func:`vgg16` (arguments: :func:`wsolx.models.builder.build_cam_model`); ``weights`` takes a
+    state dict in this model's own naming (``features.*``).
+    """
+    return build_cam_model("vgg_tiny", lambda **common: _vgg_tiny_model(base_width=base_width, **common), **kwargs)

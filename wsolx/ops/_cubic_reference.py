@@ -16,6 +16,8 @@ from typing import Tuple
 import torch
 from torch import Tensor
 
+from wsolx.ops.normalize import minmax_normalize
+
 __all__ = ["cubic_taps", "resize_cubic", "normalize_scoremaps", "quantize_scoremaps64", "scoremap_status"]
 
 
@@ -68,25 +70,9 @@ def resize_cubic(maps: Tensor, size: Tuple[int, int]) -> Tensor:
 
 
 def normalize_scoremaps(maps: Tensor) -> Tensor:
-    """The protocol's ``normalize_scoremap`` on ``(N, H, W)`` float64 maps.
-
-    ``(s - min) / max(s - min)``; all zeros if the map holds a NaN or is constant, and also when
-    the result would hold a NaN (an infinite value, or ``max - min`` overflowing float64; the
-    protocol rejects such a map).
-    """
-    n = maps.size(0)
-    if maps.numel() == 0:
-        return maps.clone()
-    flat = maps.reshape(n, -1)
-    nan = torch.isnan(flat).any(dim=1)
-    mn = flat.amin(dim=1, keepdim=True)
-    shifted = flat - mn
-    mx = shifted.amax(dim=1, keepdim=True)
-    ok = ~nan & (mx[:, 0] > 0) & torch.isfinite(mx[:, 0])
-    mx = torch.where(ok[:, None], mx, torch.ones((), dtype=mx.dtype, device=mx.device))
-    out = shifted / mx
-    out = torch.where(ok[:, None], out, torch.zeros((), dtype=out.dtype, device=out.device))
-    return out.view(maps.shape)
+    """The protocol's ``normalize_scoremap`` on ``(N, H, W)`` float64 maps: :func:`wsolx.ops.normalize.minmax_normalize`
+    of each map (all zeros if it holds a NaN, is constant, or its shifted maximum is not finite)."""
+    return minmax_normalize(maps, dims=max(maps.dim() - 1, 1))
 
 
 def scoremap_status(maps: Tensor) -> Tensor:

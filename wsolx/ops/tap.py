@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from wsolx._ext import has_extension
+from wsolx.protocol import TAP_THETA
 
 __all__ = ["tap_pool", "tap_pool_reference", "TAPool"]
 
@@ -40,7 +41,7 @@ def _check_tap_args(x: Tensor, theta: float) -> None:
         raise ValueError(f"tap_pool: the spatial size H*W must be at least 1, got shape {x.shape}")
 
 
-def tap_pool_reference(x: Tensor, theta: float = 0.1) -> Tensor:
+def tap_pool_reference(x: Tensor, theta: float = TAP_THETA) -> Tensor:
     """Pure-PyTorch TAP; the semantics every kernel matches.
 
     Args:
@@ -68,7 +69,7 @@ def tap_pool_reference(x: Tensor, theta: float = 0.1) -> Tensor:
     return y.to(x.dtype)
 
 
-def _tap_pool_extension(x: Tensor, theta: float = 0.1) -> Tensor:
+def _tap_pool_extension(x: Tensor, theta: float = TAP_THETA) -> Tensor:
     """TAP through the fused ``wsolx::tap_forward`` kernel. Shapes as :func:`tap_pool_reference`."""
     _check_tap_args(x, theta)
     return torch.ops.wsolx.tap_forward(x, float(theta))[0]
@@ -159,12 +160,12 @@ class TAPool(nn.Module):
     """Thresholded Average Pooling layer: ``(B, C, H, W) -> (B, C)``.
 
     Args:
-        theta: threshold ratio in ``[0, 1]`` (paper default 0.1).
+        theta: threshold ratio in ``[0, 1]`` (default: the paper's, :data:`wsolx.protocol.TAP_THETA`).
         flatten: return ``(B, C)`` when True, ``(B, C, 1, 1)`` otherwise (a drop-in for
             ``nn.AdaptiveAvgPool2d(1)``).
     """
 
-    def __init__(self, theta: float = 0.1, flatten: bool = True) -> None:
+    def __init__(self, theta: float = TAP_THETA, flatten: bool = True) -> None:
         super().__init__()
         if not (0.0 <= float(theta) <= 1.0):
             raise ValueError(f"TAPool: theta must lie in [0, 1], got {theta}")

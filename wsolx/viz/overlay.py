@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from wsolx.ops.normalize import minmax_normalize
+
 __all__ = ["overlay", "colormap_lut", "to_uint8_images", "GT_COLOR", "PRED_COLOR"]
 
 #: Box colours (RGB): ground truth green, prediction red.
@@ -106,7 +108,8 @@ def overlay(
         alpha: CAM opacity in ``[0, 1]``.
         cmap: matplotlib colormap name.
         width: box line width in pixels.
-        normalize: min-max normalise each CAM to ``[0, 1]`` (else clamp to ``[0, 1]``).
+        normalize: min-max normalise each CAM to ``[0, 1]`` with :func:`wsolx.ops.minmax_normalize` in
+            float32 (a constant or NaN map shows as 0); else clamp to ``[0, 1]``.
 
     Returns:
         ``(B, 3, H, W)`` uint8 tensor on the CPU.
@@ -125,9 +128,8 @@ def overlay(
     if c.shape[-2:] != (h, w):
         c = torch.nn.functional.interpolate(c[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
     if normalize:
-        lo = c.flatten(1).min(1).values[:, None, None]
-        hi = c.flatten(1).max(1).values[:, None, None]
-        c = (c - lo) / (hi - lo).clamp_min(1e-12)
+        # Display only: the protocol's rule computed in float32 (a constant or NaN map shows as 0).
+        c = minmax_normalize(c, dtype=torch.float32)
     idx = (c.clamp(0, 1) * 255.0).round().long()
     heat = colormap_lut(cmap)[idx].permute(0, 3, 1, 2).float()  # (B, 3, H, W)
     out = (img.float() * (1.0 - alpha) + heat * alpha).round().clamp(0, 255).to(torch.uint8)
