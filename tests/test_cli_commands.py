@@ -146,6 +146,28 @@ def test_demo_smoke(tmp_path, capsys):
         assert {"Top-1 Cls", "GT-known Loc", "Top-1 Loc", "MaxBoxAcc", "MaxBoxAccV2", "PxAP"} <= set(row)
 
 
+def test_demo_is_deterministic(tmp_path):
+    """Two runs of the demo in fresh processes print the same table and write the same numbers."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    printed, tables = [], []
+    for k in range(2):
+        out = tmp_path / f"demo{k}"
+        proc = subprocess.run(
+            [sys.executable, "-m", "wsolx", "demo", "--quick", "--out", str(out), "--epochs", "2", "--image-size", "32",
+             "--num-classes", "2", "--train-per-class", "8", "--examples", "2", "--quiet"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        printed.append([ln for ln in proc.stdout.splitlines() if ln.startswith(("CAM", "TAP"))])
+        tables.append(json.loads((out / "metrics.json").read_text())["table"])
+    assert len(printed[0]) == 4 and printed[0] == printed[1]
+    assert tables[0] == tables[1]
+
+
 def test_eval_without_a_val_split(checkpoint, synth_root, tmp_path, capsys):
     import shutil
 

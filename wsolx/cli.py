@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--arch", help="backbone (vgg16, resnet50, inception_v3, mobilenet_v1, vgg_tiny, ...)")
     g.add_argument("--method", help="cam, has, acol, spg, adl, cutmix")
     g.add_argument("--pooling", choices=["tap", "gap"], help="TAP (default) or GAP")
-    g.add_argument("--tap-theta", type=float, help="TAP threshold ratio (default 0.1)")
+    g.add_argument("--tap-theta", type=float, help=f"TAP threshold ratio (default {protocol.TAP_THETA:g}, the paper's)")
     g.add_argument("--large-feature-map", action="store_true", default=None, help="28x28 maps at 224 input")
     g.add_argument("--weights", help="local file of pretrained backbone weights")
     g = s.add_argument_group("optimisation")

@@ -28,6 +28,7 @@ from wsolx.engine.config import Config, ConfigError, DataConfig, EvalConfig, Mod
 from wsolx.engine.evaluator import collect_examples, variant_settings
 from wsolx.engine.logging import RunLogger, format_table
 from wsolx.engine.trainer import Trainer
+from wsolx.models.defaults import default_tap_theta
 
 __all__ = ["DemoSettings", "run_demo", "demo_configs", "DEMO_COLUMNS"]
 
@@ -97,7 +98,7 @@ class DemoSettings:
 
 
 def demo_configs(s: DemoSettings) -> Dict[str, Config]:
-    """The two training configs: ``cam`` (GAP) and ``tap`` (TAP, theta 0.1)."""
+    """The two training configs: ``cam`` (GAP) and ``tap`` (TAP, the default theta of ``wsolx.models.DEFAULTS``)."""
     out = Path(s.out_dir)
     data = DataConfig(
         dataset="SYNTH",
@@ -116,7 +117,7 @@ def demo_configs(s: DemoSettings) -> Dict[str, Config]:
     for name, pooling in (("cam", "gap"), ("tap", "tap")):
         cfgs[name] = Config(
             data=data,
-            model=ModelConfig(arch=s.arch, method="cam", pooling=pooling, tap_theta=0.1),
+            model=ModelConfig(arch=s.arch, method="cam", pooling=pooling),
             optim=optim,
             eval=ev,
             out_dir=str(out / "runs" / name),
@@ -247,7 +248,7 @@ def run_demo(settings: Optional[DemoSettings] = None) -> Dict[str, Any]:
             f"Two {s.arch} models were trained for {s.epochs} epochs on {s.num_classes} synthetic classes "
             f"({s.train_per_class} training images each, {s.image_size}x{s.image_size}) on {cfgs['cam'].device}: "
             "one with global average pooling (the CAM baseline) and one with Thresholded Average Pooling (TAP, "
-            "theta 0.1). Each is evaluated on the test split with plain CAMs and with Negative Weight Clamping "
+            f"theta {default_tap_theta(s.arch):g}). Each is evaluated on the test split with plain CAMs and with Negative Weight Clamping "
             "plus Percentile as a Standard (NWC+PaS). As in the protocol, the last checkpoint of each model is "
             "tested (eval.cam_curve_interval and test_checkpoint follow the protocol defaults)."
         ),
