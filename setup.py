@@ -56,7 +56,7 @@ def _extension_modules() -> tuple[list, dict]:
         import torch
         from torch.utils.cpp_extension import CUDA_HOME, BuildExtension, CppExtension, CUDAExtension
     except Exception as exc:  # pragma: no cover - torch missing at build time
-        warnings.warn(f"wsolx: torch is not importable ({exc}); building without the extension")
+        warnings.warn(f"wsolx: torch is not importable ({exc}); building without the extension", stacklevel=2)
         return [], {}
 
     here = os.path.dirname(os.path.abspath(__file__))
@@ -105,8 +105,8 @@ def _extension_modules() -> tuple[list, dict]:
                 if _env_flag("WSOLX_STRICT_BUILD"):
                     raise
                 warnings.warn(
-                    f"wsolx: building the C++/CUDA extension failed ({exc}); "
-                    "the pure-PyTorch fallback will be used"
+                    f"wsolx: building the C++/CUDA extension failed ({exc}); the pure-PyTorch fallback will be used",
+                    stacklevel=2,
                 )
 
     return [ext], {"build_ext": TolerantBuildExtension.with_options(use_ninja=True)}

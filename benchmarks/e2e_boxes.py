@@ -72,8 +72,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cams = torch.from_numpy(random_scoremaps(args.maps, (14, 14), seed=0, kinds=["blobs", "cam14"]))
     np_cams = cams.numpy()
-    print(f"backend: {backend()}, torch threads {torch.get_num_threads()}, cv2 {cv2.__version__} "
-          f"threads {cv2.getNumThreads()}, maps {args.maps} (14x14 -> 224x224), load {os.getloadavg()}")
+    print(
+        f"backend: {backend()}, torch threads {torch.get_num_threads()}, cv2 {cv2.__version__} "
+        f"threads {cv2.getNumThreads()}, maps {args.maps} (14x14 -> 224x224), load {os.getloadavg()}"
+    )
     print("| mode | T | wsolx ms / map | official ms / map | official / wsolx |")
     print("| --- | --- | --- | --- | --- |")
     for mode in args.modes:
@@ -86,8 +88,10 @@ def main() -> None:
             cam_boxes(cams, thresholds, image_size=(224, 224), multi_box=multi)  # warm-up
             for _ in range(args.rounds):
                 # wsolx is fast: time 5 calls per round so its sample is not a single short call.
-                ours.append(timed(lambda: [cam_boxes(cams, thresholds, multi_box=multi) for _ in range(5)]) / 5)
-                theirs.append(timed(lambda: official(np_cams, thresholds, multi)))
+                ours.append(
+                    timed(lambda t=thresholds, m=multi: [cam_boxes(cams, t, multi_box=m) for _ in range(5)]) / 5
+                )
+                theirs.append(timed(lambda t=thresholds, m=multi: official(np_cams, t, m)))
             a, b = statistics.median(ours) / args.maps * 1e3, statistics.median(theirs) / args.maps * 1e3
             print(f"| {mode} | {t} | {a:.3f} | {b:.2f} | **{b / a:.1f}x** |", flush=True)
     print(f"load after: {os.getloadavg()}")

@@ -57,7 +57,11 @@ def main() -> None:
     for n, T, size, multi in rows:
         thr = torch.tensor(np.arange(0, 1, 1.0 / T))
         t = median_time(
-            lambda: cam_boxes(cams[:n], thr, image_size=(size, size), multi_box=multi), args.repeats, args.device
+            lambda n=n, thr=thr, size=size, multi=multi: cam_boxes(
+                cams[:n], thr, image_size=(size, size), multi_box=multi
+            ),
+            args.repeats,
+            args.device,
         )
         mode = "multi" if multi else "single"
         print(f"| {n} | {T} | {size}x{size} | {mode} | {t * 1e3:.1f} | {t * 1e3 / n:.3f} |")

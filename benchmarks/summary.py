@@ -47,8 +47,9 @@ def main(argv: list) -> int:
         elif group.startswith("eval-maps"):
             for kernel in ("wsolx-cpu", "wsolx-cuda"):
                 if kernel in times and "transcription" in times:
-                    rows.append((group, f"transcription / {kernel}", times["transcription"] / times[kernel],
-                                 times[kernel]))
+                    rows.append(
+                        (group, f"transcription / {kernel}", times["transcription"] / times[kernel], times[kernel])
+                    )
         elif group.startswith("train step") and {"tap", "gap"} <= set(times):
             rows.append((group, "tap / gap", times["tap"] / times["gap"], times["tap"]))
         else:

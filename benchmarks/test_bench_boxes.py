@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import QUICK, devices, sync
+
 from wsolx.ops._boxes_reference import scoremap_boxes_reference
 from wsolx.ops.boxes import cam_boxes, scoremap_boxes, upsample_scoremaps
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from conftest import QUICK, devices, sync
 
 cv2 = pytest.importorskip("cv2")
@@ -61,6 +60,7 @@ def test_eval_maps(benchmark, saved, impl, preset):
     root, ids, gt = saved
     st = PRESETS[preset]
     if impl == "transcription":
+
         def run():
             return transcription(root, ids, gt, st.cam_curve_interval, st.multi_contour)
     else:
@@ -69,8 +69,9 @@ def test_eval_maps(benchmark, saved, impl, preset):
             pytest.skip("no CUDA kernels")
 
         def run():
-            res = evaluate_scoremaps(root / "maps", metadata_root=root / "metadata", dataset="BENCH", preset=preset,
-                                     device=device)
+            res = evaluate_scoremaps(
+                root / "maps", metadata_root=root / "metadata", dataset="BENCH", preset=preset, device=device
+            )
             sync(device)
             return res["official"]
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import QUICK, devices, sync
+
 from wsolx.ops.tap import tap_pool, tap_pool_reference
 
 SHAPES = [(8, 256, 28, 28)] if QUICK else [(32, 1024, 28, 28), (32, 1024, 14, 14), (32, 2048, 14, 14)]

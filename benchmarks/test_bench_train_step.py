@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import QUICK, devices, sync
+
 from wsolx.models import get_model
 
 

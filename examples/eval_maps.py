@@ -49,8 +49,15 @@ def main() -> None:
     a = ap.parse_args()
     out = Path(a.out)
     size = 32 if a.quick else 96
-    data = synthetic.generate(out / "data", num_classes=3, train_per_class=1, val_per_class=1,
-                              test_per_class=4 if a.quick else 20, image_size=size, progress=False)
+    data = synthetic.generate(
+        out / "data",
+        num_classes=3,
+        train_per_class=1,
+        val_per_class=1,
+        test_per_class=4 if a.quick else 20,
+        image_size=size,
+        progress=False,
+    )
     meta = load_metadata(data / "metadata" / "SYNTH" / "test")
     maps_root = out / "scoremaps"
     for k, image_id in enumerate(meta.image_ids):
@@ -58,7 +65,9 @@ def main() -> None:
         if k % 2 == 0:
             s = block_mean(s, size // 8)  # raw 8x8 map: upsampled + normalised by wsolx
         else:
-            s = minmax_normalize(torch.from_numpy(s), dtype=torch.float64).numpy()  # full size, normalised: used as saved
+            s = minmax_normalize(
+                torch.from_numpy(s), dtype=torch.float64
+            ).numpy()  # full size, normalised: used as saved
         path = maps_root / f"{image_id}.npy"
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, s)
@@ -66,16 +75,46 @@ def main() -> None:
     pred = out / "predictions.csv"
     pred.write_text("".join(f"{i},{meta.labels[i]},{(meta.labels[i] + 1) % 3}\n" for i in meta.image_ids))
 
-    res = evaluate_scoremaps(maps_root, metadata_root=data / "metadata", dataset="SYNTH", split="test",
-                             image_size=size, mask_dataset="SYNTH_MASK", mask_root=data, predictions=pred,
-                             preset="wsolevaluation")
-    print(f"API: MaxBoxAccV2 {res['MaxBoxAccV2']:.2f}  MaxBoxAcc {res['MaxBoxAcc']:.2f}  "
-          f"PxAP {res['PxAP']:.2f}  Top-1 Loc {res['Top-1 Loc']:.2f}")
+    res = evaluate_scoremaps(
+        maps_root,
+        metadata_root=data / "metadata",
+        dataset="SYNTH",
+        split="test",
+        image_size=size,
+        mask_dataset="SYNTH_MASK",
+        mask_root=data,
+        predictions=pred,
+        preset="wsolevaluation",
+    )
+    print(
+        f"API: MaxBoxAccV2 {res['MaxBoxAccV2']:.2f}  MaxBoxAcc {res['MaxBoxAcc']:.2f}  "
+        f"PxAP {res['PxAP']:.2f}  Top-1 Loc {res['Top-1 Loc']:.2f}"
+    )
 
-    code = wsolx_main(["eval-maps", "--scoremap-root", str(maps_root), "--metadata-root", str(data / "metadata"),
-                       "--dataset", "SYNTH", "--mask-dataset", "SYNTH_MASK", "--mask-root", str(data),
-                       "--image-size", str(size), "--predictions", str(pred), "--out", str(out / "metrics.json"),
-                       "--report", str(out / "report"), "--quiet"])
+    code = wsolx_main(
+        [
+            "eval-maps",
+            "--scoremap-root",
+            str(maps_root),
+            "--metadata-root",
+            str(data / "metadata"),
+            "--dataset",
+            "SYNTH",
+            "--mask-dataset",
+            "SYNTH_MASK",
+            "--mask-root",
+            str(data),
+            "--image-size",
+            str(size),
+            "--predictions",
+            str(pred),
+            "--out",
+            str(out / "metrics.json"),
+            "--report",
+            str(out / "report"),
+            "--quiet",
+        ]
+    )
     if code != 0:
         raise SystemExit(code)
 

@@ -57,8 +57,15 @@ def main() -> None:
     torch.manual_seed(0)
     size = 64 if a.quick else 128
     steps = 3 if a.quick else a.steps
-    root = synthetic.generate(Path(a.out) / "data", num_classes=3, train_per_class=8 if a.quick else 40,
-                              val_per_class=1, test_per_class=3 if a.quick else 10, image_size=size, progress=False)
+    root = synthetic.generate(
+        Path(a.out) / "data",
+        num_classes=3,
+        train_per_class=8 if a.quick else 40,
+        val_per_class=1,
+        test_per_class=3 if a.quick else 10,
+        image_size=size,
+        progress=False,
+    )
     train = get_dataset("SYNTH", root, root / "metadata", "train", train=True, image_size=size)
     test = get_dataset("SYNTH", root, root / "metadata", "test", train=False, image_size=size)
 
@@ -87,8 +94,10 @@ def main() -> None:
             out = wsolx.localize(model, images, **kw)  # labels=None: the predicted class
             hits = sum(float(box_iou(out.boxes[k].double()[None], g.double()).max()) >= 0.5 for k, g in enumerate(gt))
             acc = (out.labels == labels).float().mean().item() * 100
-            print(f"{name:12s} CAMs {tuple(out.cams.shape)}  boxes {tuple(out.boxes.shape)}  "
-                  f"Top-1 Cls {acc:.1f}  localised (IoU >= 0.5) {100 * hits / len(gt):.1f}%")
+            print(
+                f"{name:12s} CAMs {tuple(out.cams.shape)}  boxes {tuple(out.boxes.shape)}  "
+                f"Top-1 Cls {acc:.1f}  localised (IoU >= 0.5) {100 * hits / len(gt):.1f}%"
+            )
         print("first image: box", out.boxes[0].tolist(), "GT", gt[0][0].tolist())
 
 

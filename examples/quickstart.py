@@ -39,13 +39,15 @@ def main() -> None:
     out = Path(args.out)
 
     # 1. data: <out>/data/images, <out>/data/metadata/{SYNTH,SYNTH_MASK}/{train,val,test}
-    root = synthetic.generate(out / "data", num_classes=4, train_per_class=40, val_per_class=5, test_per_class=10,
-                              image_size=64, seed=0)
+    root = synthetic.generate(
+        out / "data", num_classes=4, train_per_class=40, val_per_class=5, test_per_class=10, image_size=64, seed=0
+    )
 
     # 2. training (SGD Nesterov, step schedule; None fields come from wsolx.models.DEFAULTS)
     cfg = Config(
-        data=DataConfig(dataset="SYNTH", data_root=str(root), mask_dataset="SYNTH_MASK", image_size=64,
-                        batch_size=32, num_workers=0),
+        data=DataConfig(
+            dataset="SYNTH", data_root=str(root), mask_dataset="SYNTH_MASK", image_size=64, batch_size=32, num_workers=0
+        ),
         model=ModelConfig(arch="vgg_tiny", pooling="tap", tap_theta=0.1),
         optim=OptimConfig(lr=0.01, epochs=args.epochs),
         eval=EvalConfig(variants=["base", "nwc+pas"]),
@@ -64,15 +66,23 @@ def main() -> None:
     # 4. report
     test_set = build_dataset(cfg, "test", train=False)
     variants = list(res["variants"])
-    examples = collect_examples(trainer.model, test_set, list(range(0, len(test_set), 5))[:8], cfg.eval,
-                                variants=variants)
+    examples = collect_examples(
+        trainer.model, test_set, list(range(0, len(test_set), 5))[:8], cfg.eval, variants=variants
+    )
     entries = [
-        ReportEntry(label=f"TAP [{v}]", variant=v, metrics=m, top1_cls=res["Top-1 Cls"], examples=examples,
-                    fixed_threshold=variant_settings(v, cfg.eval)[2])
+        ReportEntry(
+            label=f"TAP [{v}]",
+            variant=v,
+            metrics=m,
+            top1_cls=res["Top-1 Cls"],
+            examples=examples,
+            fixed_threshold=variant_settings(v, cfg.eval)[2],
+        )
         for v, m in res["variants"].items()
     ]
-    paths = write_report(out / "report", entries, thresholds=cam_thresholds(cfg.eval.cam_curve_interval),
-                         title="wsolx quickstart")
+    paths = write_report(
+        out / "report", entries, thresholds=cam_thresholds(cfg.eval.cam_curve_interval), title="wsolx quickstart"
+    )
     print(f"report: {paths['html']}")
 
 

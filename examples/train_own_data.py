@@ -62,17 +62,51 @@ def main() -> None:
     a = ap.parse_args()
     out = Path(a.out)
     size = 64
-    src = synthetic.generate(out / "synth", num_classes=3, train_per_class=6 if a.quick else 60, val_per_class=2,
-                             test_per_class=3 if a.quick else 15, image_size=size, masks=False, progress=False)
+    src = synthetic.generate(
+        out / "synth",
+        num_classes=3,
+        train_per_class=6 if a.quick else 60,
+        val_per_class=2,
+        test_per_class=3 if a.quick else 15,
+        image_size=size,
+        masks=False,
+        progress=False,
+    )
     root = write_own_dataset(src, out / "mydata")
-    args = ["--data-root", str(root), "--dataset", "MYDATA", "--image-size", str(size), "--batch-size", "8",
-            "--workers", "0", "--device", "cpu", "--quiet"]
-    train = ["train", "--arch", a.arch, "--epochs", "1" if a.quick else "8", "--lr", "0.01", "--weight-decay", "1e-4",
-             "--out", str(out / "run"), "--set", "eval.cam_curve_interval=0.05", *args]
+    args = [
+        "--data-root",
+        str(root),
+        "--dataset",
+        "MYDATA",
+        "--image-size",
+        str(size),
+        "--batch-size",
+        "8",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--quiet",
+    ]
+    train = [
+        "train",
+        "--arch",
+        a.arch,
+        "--epochs",
+        "1" if a.quick else "8",
+        "--lr",
+        "0.01",
+        "--weight-decay",
+        "1e-4",
+        "--out",
+        str(out / "run"),
+        "--set",
+        "eval.cam_curve_interval=0.05",
+        *args,
+    ]
     code = wsolx_main(train)
     if code == 0:
-        code = wsolx_main(["eval", str(out / "run" / "last.pt"), "--out", str(out / "run" / "eval_test.json"),
-                           *args])
+        code = wsolx_main(["eval", str(out / "run" / "last.pt"), "--out", str(out / "run" / "eval_test.json"), *args])
     raise SystemExit(code)
 
 

@@ -41,8 +41,14 @@ document.getElementById("f").addEventListener("load", function () {{
 </script></body></html>
 """
 
-_FLAGS = ["--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars", "--no-first-run",
-          "--disable-dev-shm-usage"]
+_FLAGS = [
+    "--headless",
+    "--disable-gpu",
+    "--no-sandbox",
+    "--hide-scrollbars",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def find_chromium() -> Optional[str]:
@@ -54,7 +60,9 @@ def find_chromium() -> Optional[str]:
     return None
 
 
-def check_page(html: Path, *, chromium: Optional[str] = None, budget_ms: int = 8000, timeout: float = 120) -> Dict[str, Any]:
+def check_page(
+    html: Path, *, chromium: Optional[str] = None, budget_ms: int = 8000, timeout: float = 120
+) -> Dict[str, Any]:
     """Load ``html`` headless.
 
     Returns:
@@ -69,9 +77,19 @@ def check_page(html: Path, *, chromium: Optional[str] = None, budget_ms: int = 8
     probe.write_text(_PROBE.format(page=html.name))
     try:
         res = subprocess.run(
-            [exe, *_FLAGS, "--allow-file-access-from-files", "--enable-logging=stderr", "--v=0",
-             f"--virtual-time-budget={budget_ms}", "--dump-dom", probe.as_uri()],
-            capture_output=True, text=True, timeout=timeout,
+            [
+                exe,
+                *_FLAGS,
+                "--allow-file-access-from-files",
+                "--enable-logging=stderr",
+                "--v=0",
+                f"--virtual-time-budget={budget_ms}",
+                "--dump-dom",
+                probe.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
     finally:
         probe.unlink(missing_ok=True)
@@ -92,8 +110,16 @@ def check_page(html: Path, *, chromium: Optional[str] = None, budget_ms: int = 8
     return found
 
 
-def screenshot(html: Path, png: Path, *, chromium: Optional[str] = None, width: int = 1280, height: int = 3000,
-               budget_ms: int = 8000, timeout: float = 120) -> Path:
+def screenshot(
+    html: Path,
+    png: Path,
+    *,
+    chromium: Optional[str] = None,
+    width: int = 1280,
+    height: int = 3000,
+    budget_ms: int = 8000,
+    timeout: float = 120,
+) -> Path:
     """A ``width`` x ``height`` PNG of ``html`` as headless Chromium renders it."""
     exe = chromium or find_chromium()
     if exe is None:
@@ -101,9 +127,18 @@ def screenshot(html: Path, png: Path, *, chromium: Optional[str] = None, width: 
     png = Path(png).resolve()
     png.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
-        [exe, *_FLAGS, f"--window-size={width},{height}", f"--virtual-time-budget={budget_ms}",
-         f"--screenshot={png}", Path(html).resolve().as_uri()],
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [
+            exe,
+            *_FLAGS,
+            f"--window-size={width},{height}",
+            f"--virtual-time-budget={budget_ms}",
+            f"--screenshot={png}",
+            Path(html).resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     if not png.is_file():
         raise RuntimeError(f"chromium wrote no screenshot to {png}")

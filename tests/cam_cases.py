@@ -198,9 +198,7 @@ def make_scoremap(kind: str, size: Size, rng: np.random.Generator) -> np.ndarray
         return out.astype(np.float32)
 
 
-def random_scoremaps(
-    n: int, size: Union[int, Size], seed: int, kinds: Optional[Sequence[str]] = None
-) -> np.ndarray:
+def random_scoremaps(n: int, size: Union[int, Size], seed: int, kinds: Optional[Sequence[str]] = None) -> np.ndarray:
     """``(n, H, W)`` float32 score maps; map ``i`` is of kind ``kinds[i % len(kinds)]``.
 
     Args:

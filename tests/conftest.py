@@ -14,7 +14,6 @@ from typing import Callable, Dict, Tuple
 import pytest
 
 
-
 @pytest.fixture(scope="session")
 def make_synth(tmp_path_factory) -> Callable[..., Path]:
     """``make_synth(num_classes=2, train_per_class=4, val_per_class=2, test_per_class=2,
@@ -23,14 +22,29 @@ def make_synth(tmp_path_factory) -> Callable[..., Path]:
 
     made: Dict[Tuple, Path] = {}
 
-    def make(num_classes: int = 2, train_per_class: int = 4, val_per_class: int = 2, test_per_class: int = 2,
-             image_size: int = 32, seed: int = 0, masks: bool = True) -> Path:
+    def make(
+        num_classes: int = 2,
+        train_per_class: int = 4,
+        val_per_class: int = 2,
+        test_per_class: int = 2,
+        image_size: int = 32,
+        seed: int = 0,
+        masks: bool = True,
+    ) -> Path:
         key = (num_classes, train_per_class, val_per_class, test_per_class, image_size, seed, masks)
         if key not in made:
             root = tmp_path_factory.mktemp("synth")
-            made[key] = synthetic.generate(root, num_classes=num_classes, train_per_class=train_per_class,
-                                           val_per_class=val_per_class, test_per_class=test_per_class,
-                                           image_size=image_size, seed=seed, masks=masks, progress=False)
+            made[key] = synthetic.generate(
+                root,
+                num_classes=num_classes,
+                train_per_class=train_per_class,
+                val_per_class=val_per_class,
+                test_per_class=test_per_class,
+                image_size=image_size,
+                seed=seed,
+                masks=masks,
+                progress=False,
+            )
         return made[key]
 
     return make

@@ -108,6 +108,7 @@ def headline(curves: Dict[int, np.ndarray], multi_iou: bool) -> float:
 
 def gt_mask(instance_masks: List[np.ndarray], ignore: np.ndarray, size: int) -> Tuple[np.ndarray, np.ndarray]:
     """``(foreground, ignore)`` bool at ``size x size`` from grey ``uint8`` instance / ignore masks."""
+
     def resized(m: np.ndarray) -> np.ndarray:
         return cv2.resize(np.float32(m), (size, size), interpolation=cv2.INTER_NEAREST) > 0.5
 
@@ -115,8 +116,9 @@ def gt_mask(instance_masks: List[np.ndarray], ignore: np.ndarray, size: int) -> 
     return fg, resized(ignore) & ~fg
 
 
-def pxap(scoremaps: Dict[str, np.ndarray], masks: Dict[str, Tuple[np.ndarray, np.ndarray]],
-         thresholds: Sequence[float]) -> float:
+def pxap(
+    scoremaps: Dict[str, np.ndarray], masks: Dict[str, Tuple[np.ndarray, np.ndarray]], thresholds: Sequence[float]
+) -> float:
     edges = np.append(np.asarray(thresholds, dtype=np.float64), [1.0, 2.0, 3.0])
     fg_hist = np.zeros(len(edges) - 1)
     bg_hist = np.zeros(len(edges) - 1)

@@ -8,18 +8,26 @@ import shutil
 import pytest
 import torch
 import torchvision
+from cli_args import train_argv
 
 from wsolx.adapters.foreign import ForeignCAMModel, build_foreign_model, is_foreign_arch
 from wsolx.cli import main
 
 
-
-
 def _train(root, out, arch, *extra):
-    return ["train", "--data-root", str(root), "--arch", arch, "--image-size", "32", "--resize-size", "36",
-            "--batch-size", "4", "--workers", "0", "--epochs", "1", "--device", "cpu", "--out", str(out), "--quiet",
-            "--set", "eval.cam_curve_interval=0.1", "--set", "eval.variants=base", "--set", "eval.select_variant=base",
-            *extra]
+    return train_argv(
+        root,
+        out,
+        "--set",
+        "eval.variants=base",
+        "--set",
+        "eval.select_variant=base",
+        *extra,
+        arch=arch,
+        masks=False,
+        lr=None,
+        interval=0.1,
+    )
 
 
 def test_is_foreign_arch():
@@ -66,8 +74,22 @@ def test_cli_trains_torchvision_and_timm(synth_root, tmp_path, capsys):
     assert main(["eval", str(out / "last.pt"), "--variants", "base", "--out", str(tmp_path / "e.json")]) == 0
     assert json.loads((tmp_path / "e.json").read_text())["variants"]["base"]["MaxBoxAcc"] >= 0
     pytest.importorskip("timm")
-    assert main(_train(synth_root, tmp_path / "timm", "timm:test_resnet", "--lr", "0.01", "--weight-decay", "0",
-                       "--pooling", "gap")) == 0
+    assert (
+        main(
+            _train(
+                synth_root,
+                tmp_path / "timm",
+                "timm:test_resnet",
+                "--lr",
+                "0.01",
+                "--weight-decay",
+                "0",
+                "--pooling",
+                "gap",
+            )
+        )
+        == 0
+    )
 
 
 def test_missing_settings_reported_together(synth_root, tmp_path, capsys):
@@ -80,8 +102,10 @@ def test_missing_settings_reported_together(synth_root, tmp_path, capsys):
 
 
 def test_foreign_arch_needs_method_cam(synth_root, tmp_path, capsys):
-    assert main(_train(synth_root, tmp_path / "z", "tv:resnet18", "--method", "has", "--lr", "0.1",
-                       "--weight-decay", "0")) == 2
+    assert (
+        main(_train(synth_root, tmp_path / "z", "tv:resnet18", "--method", "has", "--lr", "0.1", "--weight-decay", "0"))
+        == 2
+    )
     assert "trains with method 'cam' only" in capsys.readouterr().err
 
 
@@ -92,8 +116,22 @@ def test_own_dataset_name_without_class_names(synth_root, tmp_path):
     shutil.copytree(meta / "SYNTH", meta / "BIRDS")
     (meta / "BIRDS" / "class_names.txt").unlink(missing_ok=True)
     out = tmp_path / "birds"
-    assert main(_train(root, out, "vgg_tiny", "--dataset", "BIRDS", "--mask-dataset", "SYNTH_MASK",
-                       "--set", "model.method_kwargs.base_width=4")) == 0
+    assert (
+        main(
+            _train(
+                root,
+                out,
+                "vgg_tiny",
+                "--dataset",
+                "BIRDS",
+                "--mask-dataset",
+                "SYNTH_MASK",
+                "--set",
+                "model.method_kwargs.base_width=4",
+            )
+        )
+        == 0
+    )
     res = json.loads((out / "metrics.json").read_text())["test"]
     assert res["dataset"] == "BIRDS" and res["variants"]["base"]["PxAP"] is not None
 

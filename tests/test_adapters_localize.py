@@ -123,7 +123,9 @@ def test_errors_name_the_problem(images):
     with pytest.raises(ValueError, match=r"no global-pool \+ linear classifier head .*MLP head"):
         wsolx.localize(torchvision.models.mobilenet_v3_small(weights=None, num_classes=3), images)
     with pytest.raises(ValueError, match=r"no global-pool \+ linear classifier head .*known torchvision layout"):
-        wsolx.localize(nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)), images)
+        wsolx.localize(
+            nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)), images
+        )
     fc = nn.Linear(4, 2)
     with pytest.raises(ValueError, match="pass both features= and classifier="):
         wsolx.localize(nn.Identity(), images, features=nn.Identity())

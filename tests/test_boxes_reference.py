@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from cam_cases import KINDS, TOPOLOGY_KINDS, random_scoremaps  # tests/ is on sys.path under pytest
 from protocol_cv2 import protocol_boxes, protocol_boxes_batch, quantize
+
 from wsolx.ops import _boxes_reference as ref
 
 

@@ -66,14 +66,18 @@ def hard_cams(n: int, size, seed: int) -> np.ndarray:
         elif kind == 4:  # smooth ramp: many pixels near every quantisation edge
             out[i] = rng.uniform(-1, 1) * yy + rng.uniform(-1, 1) * xx
         else:
-            out[i] = random_scoremaps(1, size, seed=seed + i, kinds=["cam14"])[0] if size == (14, 14) else rng.random((h, w))
+            out[i] = (
+                random_scoremaps(1, size, seed=seed + i, kinds=["cam14"])[0] if size == (14, 14) else rng.random((h, w))
+            )
     return out.astype(np.float32)
 
 
 def check_against_protocol(cams: np.ndarray, image_size, thresholds, percentile: float, box_rule="protocol") -> None:
     c = torch.from_numpy(cams)
     single = cam_boxes(c, thresholds, image_size=image_size, percentile=percentile, box_rule=box_rule).numpy()
-    multi = groups(cam_boxes(c, thresholds, image_size=image_size, percentile=percentile, multi_box=True, box_rule=box_rule))
+    multi = groups(
+        cam_boxes(c, thresholds, image_size=image_size, percentile=percentile, multi_box=True, box_rule=box_rule)
+    )
     t = len(thresholds)
     for n in range(cams.shape[0]):
         ref1 = protocol_cam_boxes(cams[n], image_size, thresholds, percentile, False, box_rule=box_rule)
@@ -91,7 +95,14 @@ def test_raw_cams_to_224_equal_protocol(backend, cam_size, percentile):
 
 @pytest.mark.parametrize(
     "cam_size,image_size",
-    [((1, 1), (5, 7)), ((1, 6), (20, 9)), ((5, 1), (3, 40)), ((9, 9), (9, 9)), ((30, 20), (12, 17)), ((3, 4), (64, 48))],
+    [
+        ((1, 1), (5, 7)),
+        ((1, 6), (20, 9)),
+        ((5, 1), (3, 40)),
+        ((9, 9), (9, 9)),
+        ((30, 20), (12, 17)),
+        ((3, 4), (64, 48)),
+    ],
 )
 def test_many_sizes_equal_protocol(backend, cam_size, image_size):
     cams = hard_cams(12, cam_size, seed=image_size[0] + cam_size[1])

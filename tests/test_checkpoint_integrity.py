@@ -29,20 +29,28 @@ def _save(path, model=None, **kw):
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(torch.randn(2, 3, 32, 32)).sum().backward()
     opt.step()
-    return save_checkpoint(path, model=model, epoch=3, config={"model": {"arch": "vgg_tiny"}}, optimizer=opt,
-                           best={"epoch": 2, "score": 50.0}, **kw)
+    return save_checkpoint(
+        path,
+        model=model,
+        epoch=3,
+        config={"model": {"arch": "vgg_tiny"}},
+        optimizer=opt,
+        best={"epoch": 2, "score": 50.0},
+        **kw,
+    )
 
 
 def _data_start(data, info: zipfile.ZipInfo) -> int:
     """Offset of a zip member's bytes (the local header's own name and extra lengths count)."""
     h = info.header_offset
-    return h + 30 + int.from_bytes(data[h + 26:h + 28], "little") + int.from_bytes(data[h + 28:h + 30], "little")
+    return h + 30 + int.from_bytes(data[h + 26 : h + 28], "little") + int.from_bytes(data[h + 28 : h + 30], "little")
 
 
 def _tensor_record(data: bytes, key_part: str) -> zipfile.ZipInfo:
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return max((i for i in z.infolist() if "/data/" in i.filename and key_part in i.filename),
-                   key=lambda i: i.file_size)
+        return max(
+            (i for i in z.infolist() if "/data/" in i.filename and key_part in i.filename), key=lambda i: i.file_size
+        )
 
 
 @pytest.mark.parametrize("where", [0.0, 0.5, 0.999])
@@ -89,7 +97,7 @@ def test_fsync_before_rename_and_of_the_folder(tmp_path, monkeypatch):
     p = _save(tmp_path / "a.pt")
     names = [(e, os.path.basename(x)) for e, x in events]
     assert names.index(("fsync", "a.pt.tmp")) < names.index(("replace", "a.pt"))
-    assert ("fsync", tmp_path.name) in names[names.index(("replace", "a.pt")):]
+    assert ("fsync", tmp_path.name) in names[names.index(("replace", "a.pt")) :]
     assert load_checkpoint(p)["epoch"] == 3
 
 
@@ -113,15 +121,20 @@ def test_trainer_removes_stale_tmp(tmp_path):
     from wsolx.engine import Config, DataConfig, ModelConfig, OptimConfig, Trainer
 
     root = tmp_path / "d"
-    synthetic.generate(root, num_classes=2, train_per_class=3, val_per_class=1, test_per_class=1, image_size=32,
-                       progress=False)
+    synthetic.generate(
+        root, num_classes=2, train_per_class=3, val_per_class=1, test_per_class=1, image_size=32, progress=False
+    )
     out = tmp_path / "run"
     out.mkdir()
     (out / "last.pt.tmp").write_bytes(b"killed mid-save")
-    cfg = Config(data=DataConfig(data_root=str(root), image_size=32, batch_size=4, num_workers=0),
-                 model=ModelConfig(arch="vgg_tiny", method_kwargs={"base_width": 4}),
-                 optim=OptimConfig(lr=0.01, weight_decay=0.0, epochs=1), out_dir=str(out), device="cpu",
-                 progress=False)
+    cfg = Config(
+        data=DataConfig(data_root=str(root), image_size=32, batch_size=4, num_workers=0),
+        model=ModelConfig(arch="vgg_tiny", method_kwargs={"base_width": 4}),
+        optim=OptimConfig(lr=0.01, weight_decay=0.0, epochs=1),
+        out_dir=str(out),
+        device="cpu",
+        progress=False,
+    )
     Trainer(cfg)
     assert not (out / "last.pt.tmp").exists()
 

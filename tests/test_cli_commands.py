@@ -7,6 +7,7 @@ import runpy
 import sys
 
 import pytest
+from cli_args import train_argv
 
 from wsolx.cli import main
 
@@ -17,10 +18,7 @@ def synth_root(make_synth):
 
 
 def _train_args(root, out, *extra):
-    return ["train", "--data-root", str(root), "--dataset", "SYNTH", "--mask-dataset", "SYNTH_MASK",
-            "--arch", "vgg_tiny", "--image-size", "32", "--resize-size", "36", "--batch-size", "4", "--workers", "0",
-            "--epochs", "1", "--lr", "0.01", "--device", "cpu", "--out", str(out), "--quiet",
-            "--set", "model.method_kwargs.base_width=4", "--set", "eval.cam_curve_interval=0.05", *extra]
+    return train_argv(root, out, *extra)
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +61,10 @@ def test_train_writes_run_folder(checkpoint, capsys):
 
 
 def test_print_config_applies_flags_and_sets(synth_root, tmp_path, capsys):
-    assert main(_train_args(synth_root, tmp_path, "--pooling", "gap", "--set", "optim.lr_gamma=0.5",
-                            "--print-config")) == 0
+    assert (
+        main(_train_args(synth_root, tmp_path, "--pooling", "gap", "--set", "optim.lr_gamma=0.5", "--print-config"))
+        == 0
+    )
     cfg = json.loads(capsys.readouterr().out)
     assert cfg["model"]["pooling"] == "gap" and cfg["optim"]["lr_gamma"] == 0.5 and cfg["optim"]["epochs"] == 1
 
@@ -95,7 +95,9 @@ def test_eval_variants(checkpoint, tmp_path, capsys, flags, expected):
 
 def test_eval_without_val_thresholds(checkpoint, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    assert main(["eval", str(checkpoint), "--quiet", "--out", str(out), "--no-val-thresholds", "--variants", "base"]) == 0
+    assert (
+        main(["eval", str(checkpoint), "--quiet", "--out", str(out), "--no-val-thresholds", "--variants", "base"]) == 0
+    )
     res = json.loads(out.read_text())
     assert "BoxAcc@val_thr" not in res["variants"]["base"] and "val_threshold_split" not in res
     assert "BoxAcc@val_thr" not in capsys.readouterr().out
@@ -133,8 +135,23 @@ def test_eval_with_no_variant_left(checkpoint, capsys):
 
 def test_demo_smoke(tmp_path, capsys):
     out = tmp_path / "demo"
-    argv = ["demo", "--quick", "--out", str(out), "--epochs", "1", "--image-size", "32", "--num-classes", "2",
-            "--train-per-class", "8", "--examples", "2", "--quiet"]
+    argv = [
+        "demo",
+        "--quick",
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--image-size",
+        "32",
+        "--num-classes",
+        "2",
+        "--train-per-class",
+        "8",
+        "--examples",
+        "2",
+        "--quiet",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     for label in ("CAM", "CAM+NWC+PaS", "TAP", "TAP+NWC+PaS"):
@@ -158,9 +175,32 @@ def test_demo_is_deterministic(tmp_path):
     for k in range(2):
         out = tmp_path / f"demo{k}"
         proc = subprocess.run(
-            [sys.executable, "-m", "wsolx", "demo", "--quick", "--out", str(out), "--epochs", "2", "--image-size", "32",
-             "--num-classes", "2", "--train-per-class", "8", "--examples", "2", "--quiet"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+            [
+                sys.executable,
+                "-m",
+                "wsolx",
+                "demo",
+                "--quick",
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--image-size",
+                "32",
+                "--num-classes",
+                "2",
+                "--train-per-class",
+                "8",
+                "--examples",
+                "2",
+                "--quiet",
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
         printed.append([ln for ln in proc.stdout.splitlines() if ln.startswith(("CAM", "TAP"))])
         tables.append(json.loads((out / "metrics.json").read_text())["table"])
@@ -176,8 +216,12 @@ def test_eval_without_a_val_split(checkpoint, synth_root, tmp_path, capsys):
     for name in ("SYNTH", "SYNTH_MASK"):
         shutil.rmtree(meta / name / "val")
     out = tmp_path / "eval.json"
-    assert main(["eval", str(checkpoint), "--quiet", "--out", str(out), "--variants", "base",
-                 "--metadata-root", str(meta)]) == 0
+    assert (
+        main(
+            ["eval", str(checkpoint), "--quiet", "--out", str(out), "--variants", "base", "--metadata-root", str(meta)]
+        )
+        == 0
+    )
     res = json.loads(out.read_text())
     assert res["val_threshold_split"] is None and "BoxAcc@val_thr" not in res["variants"]["base"]
     assert "no validation split" in capsys.readouterr().out

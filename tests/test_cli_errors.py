@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from cli_args import train_argv
 
 from wsolx import errors
 from wsolx.cli import main
@@ -23,13 +24,8 @@ from wsolx.engine.checkpoint import load_checkpoint
 ROOT = Path(__file__).resolve().parents[1]
 
 
-
-
 def _train_args(root, out, *extra):
-    return ["train", "--data-root", str(root), "--dataset", "SYNTH", "--arch", "vgg_tiny", "--image-size", "32",
-            "--resize-size", "36", "--batch-size", "4", "--workers", "0", "--epochs", "1", "--lr", "0.01",
-            "--device", "cpu", "--out", str(out), "--quiet", "--set", "model.method_kwargs.base_width=4",
-            "--set", "eval.cam_curve_interval=0.05", *extra]
+    return train_argv(root, out, *extra, masks=False)
 
 
 @pytest.fixture(scope="module")
@@ -61,8 +57,12 @@ def test_device_cuda_without_gpu(synth_root, tmp_path, capsys):
 
 @pytest.mark.parametrize("size", ["1", "4"])
 def test_image_size_too_small(synth_root, tmp_path, capsys, size):
-    line = _one_line_error(capsys, _train_args(synth_root, tmp_path / "r", "--image-size", size,
-                                               "--resize-size", "8"), "too small", f" {size} ")
+    line = _one_line_error(
+        capsys,
+        _train_args(synth_root, tmp_path / "r", "--image-size", size, "--resize-size", "8"),
+        "too small",
+        f" {size} ",
+    )
     assert "data.crop_size" in line or "data.image_size" in line
 
 
@@ -71,8 +71,13 @@ def test_huge_seed(synth_root, tmp_path, capsys):
 
 
 def test_diverging_lr(synth_root, tmp_path, capsys):
-    _one_line_error(capsys, _train_args(synth_root, tmp_path / "r", "--lr", "1e10", "--epochs", "4", "--no-test"),
-                    "optim.lr", "--lr", "diverged")
+    _one_line_error(
+        capsys,
+        _train_args(synth_root, tmp_path / "r", "--lr", "1e10", "--epochs", "4", "--no-test"),
+        "optim.lr",
+        "--lr",
+        "diverged",
+    )
 
 
 @pytest.mark.parametrize("kind", ["garbage", "empty", "truncated", "pickle_code"])
@@ -110,8 +115,9 @@ def test_out_cannot_be_created(synth_root, capsys):
 
 
 def test_eval_out_is_a_directory(run_dir, tmp_path, capsys):
-    _one_line_error(capsys, ["eval", str(run_dir / "best.pt"), "--out", str(tmp_path), "--workers", "0", "--quiet"],
-                    str(tmp_path))
+    _one_line_error(
+        capsys, ["eval", str(run_dir / "best.pt"), "--out", str(tmp_path), "--workers", "0", "--quiet"], str(tmp_path)
+    )
 
 
 @pytest.mark.parametrize("kind", ["truncated", "empty", "folder", "flipped"])
@@ -132,14 +138,14 @@ def test_eval_bad_checkpoint(run_dir, tmp_path, capsys, kind):
 def _data_start(data, info) -> int:
     """Offset of a zip member's bytes (the local header's own name and extra lengths count)."""
     h = info.header_offset
-    return h + 30 + int.from_bytes(data[h + 26:h + 28], "little") + int.from_bytes(data[h + 28:h + 30], "little")
+    return h + 30 + int.from_bytes(data[h + 26 : h + 28], "little") + int.from_bytes(data[h + 28 : h + 30], "little")
 
 
 def _flip_tensor_byte(data: bytes) -> bytes:
     """Flip one byte inside the first stored tensor record of a torch zip file (not in the zip
     structure, which would make the file unreadable instead of silently different)."""
-    import zipfile
     import io
+    import zipfile
 
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         info = max((i for i in z.infolist() if "/data/" in i.filename), key=lambda i: i.file_size)
@@ -151,7 +157,9 @@ def _flip_tensor_byte(data: bytes) -> bytes:
 
 def test_eval_nan_weights(run_dir, tmp_path, capsys):
     ck = load_checkpoint(run_dir / "best.pt")
-    ck["model"] = {k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in ck["model"].items()}
+    ck["model"] = {
+        k: (torch.full_like(v, float("nan")) if v.is_floating_point() else v) for k, v in ck["model"].items()
+    }
     ck.pop("checksum", None)
     ck["format"] = 1  # an older checkpoint without checksum: read as before, then refused for its NaNs
     p = tmp_path / "nan.pt"
@@ -160,8 +168,9 @@ def test_eval_nan_weights(run_dir, tmp_path, capsys):
 
 
 def test_synth_image_size_out_of_range(tmp_path, capsys):
-    _one_line_error(capsys, ["synth", "--root", str(tmp_path / "s"), "--image-size", "1000000000", "--quiet"],
-                    "image_size", "4096")
+    _one_line_error(
+        capsys, ["synth", "--root", str(tmp_path / "s"), "--image-size", "1000000000", "--quiet"], "image_size", "4096"
+    )
     assert not (tmp_path / "s").exists()
 
 
@@ -233,8 +242,9 @@ def test_sigterm_prints_one_line_and_leaves_a_resumable_last_pt(synth_root, tmp_
     out = tmp_path / "run"
     args = _train_args(synth_root, out, "--epochs", "500", "--eval-every", "0", "--no-test")
     env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONWARNINGS="ignore")
-    proc = subprocess.Popen([sys.executable, "-m", "wsolx", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wsolx", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.time() + 240
         while not (out / "last.pt").exists() and proc.poll() is None and time.time() < deadline:
@@ -255,8 +265,7 @@ def test_sigterm_prints_one_line_and_leaves_a_resumable_last_pt(synth_root, tmp_
     assert done >= 1
     # resumable: one more epoch from where it stopped
     resume = _train_args(synth_root, out, "--epochs", str(done + 1), "--eval-every", "0", "--no-test", "--resume")
-    res = subprocess.run([sys.executable, "-m", "wsolx", *resume], env=env, capture_output=True, text=True,
-                         timeout=240)
+    res = subprocess.run([sys.executable, "-m", "wsolx", *resume], env=env, capture_output=True, text=True, timeout=240)
     assert res.returncode == 0, res.stderr
     assert load_checkpoint(out / "last.pt")["epoch"] == done + 1
 
@@ -278,7 +287,9 @@ def test_report_maps_known_errors_and_leaves_bugs(capsys):
 
 def test_worker_traceback_is_reduced_to_its_message():
     # what torch's DataLoader re-raises in the main process for an error in a worker
-    text = ("Caught DataError in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n"
-            '  File "x.py", line 1, in f\n    raise DataError(msg)\n'
-            "wsolx.errors.DataError: cannot read image file /a/b.jpg (image id 'b.jpg'): broken")
+    text = (
+        "Caught DataError in DataLoader worker process 0.\nOriginal Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in f\n    raise DataError(msg)\n'
+        "wsolx.errors.DataError: cannot read image file /a/b.jpg (image id 'b.jpg'): broken"
+    )
     assert errors.user_message(errors.DataError(text)) == "cannot read image file /a/b.jpg (image id 'b.jpg'): broken"

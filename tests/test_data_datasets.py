@@ -70,8 +70,9 @@ def test_eval_items_and_boxes_in_network_coordinates(cub):
     # The fractional option keeps x * W' / W.
     frac = get_dataset("CUB-200-2011", data, meta, "test", train=False, truncate_boxes=False)
     torch.testing.assert_close(frac.gt_boxes(0)[0], torch.tensor([22.4, 22.4, 134.4, 134.4]))
-    torch.testing.assert_close(frac.gt_boxes(1, dtype=torch.float64)[0],
-                               torch.tensor([5.6, 5.6, 218.4, 221.2], dtype=torch.float64))
+    torch.testing.assert_close(
+        frac.gt_boxes(1, dtype=torch.float64)[0], torch.tensor([5.6, 5.6, 218.4, 221.2], dtype=torch.float64)
+    )
     assert ds.load_raw(0).size == (100, 50)
     assert ds.original_size(1) == (40, 80)
     with pytest.raises(IndexError, match="out of range"):
@@ -185,9 +186,16 @@ def test_missing_mask_file(openimages):
 
 def test_resize_helpers_match_opencv_nearest():
     rng = np.random.default_rng(1)
-    for (h, w), (nh, nw) in [((333, 500), (100, 300)), ((224, 224), (100, 300)), ((20, 30), (224, 224)), ((97, 13), (64, 64))]:
+    for (h, w), (nh, nw) in [
+        ((333, 500), (100, 300)),
+        ((224, 224), (100, 300)),
+        ((20, 30), (224, 224)),
+        ((97, 13), (64, 64)),
+    ]:
         m = rng.integers(0, 256, (h, w)).astype(np.uint8)
-        assert np.array_equal(resize_mask_nearest(m, (nw, nh)), cv2.resize(m, (nw, nh), interpolation=cv2.INTER_NEAREST))
+        assert np.array_equal(
+            resize_mask_nearest(m, (nw, nh)), cv2.resize(m, (nw, nh), interpolation=cv2.INTER_NEAREST)
+        )
     b = resize_boxes([[0, 0, 99, 49]], (100, 50), (224, 112), dtype=torch.float64, truncate=False)
     assert b.tolist() == [[0.0, 0.0, 99 * 224 / 100, 49 * 112 / 50]]
     b = resize_boxes([[0, 0, 99, 49]], (100, 50), (224, 112), dtype=torch.float64)

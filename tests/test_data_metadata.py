@@ -58,15 +58,39 @@ def test_blank_lines_and_spaces_are_tolerated(tmp_path):
 @pytest.mark.parametrize(
     "name,text,pattern",
     [
-        ("class_labels.txt", "001.a/x1.jpg,0\n001.a/x2.jpg 0\n002.b/y1.jpg,1\n", r"class_labels\.txt:2: expected 'path,label'"),
-        ("class_labels.txt", "001.a/x1.jpg,0\n001.a/x2.jpg,zero\n002.b/y1.jpg,1\n", r"class_labels\.txt:2: label must be an integer"),
-        ("class_labels.txt", "001.a/x1.jpg,0\n002.b/y1.jpg,1\n", r"class_labels\.txt: no label for 1 image id\(s\), e\.g\. '001\.a/x2\.jpg'"),
+        (
+            "class_labels.txt",
+            "001.a/x1.jpg,0\n001.a/x2.jpg 0\n002.b/y1.jpg,1\n",
+            r"class_labels\.txt:2: expected 'path,label'",
+        ),
+        (
+            "class_labels.txt",
+            "001.a/x1.jpg,0\n001.a/x2.jpg,zero\n002.b/y1.jpg,1\n",
+            r"class_labels\.txt:2: label must be an integer",
+        ),
+        (
+            "class_labels.txt",
+            "001.a/x1.jpg,0\n002.b/y1.jpg,1\n",
+            r"class_labels\.txt: no label for 1 image id\(s\), e\.g\. '001\.a/x2\.jpg'",
+        ),
         ("image_sizes.txt", "001.a/x1.jpg,100\n", r"image_sizes\.txt:1: expected 'path,W,H'"),
         ("image_sizes.txt", "001.a/x1.jpg,100,0\n", r"image_sizes\.txt:1: width and height must be >= 1"),
-        ("localization.txt", "001.a/x1.jpg,10,5,60,30\n001.a/x2.jpg,1,2,3\n", r"localization\.txt:2: expected 'path,x0,y0,x1,y1'"),
+        (
+            "localization.txt",
+            "001.a/x1.jpg,10,5,60,30\n001.a/x2.jpg,1,2,3\n",
+            r"localization\.txt:2: expected 'path,x0,y0,x1,y1'",
+        ),
         ("localization.txt", "001.a/x1.jpg,10,5,6,30\n", r"localization\.txt:1: box must satisfy x0 <= x1"),
-        ("localization.txt", "001.a/x1.jpg,1,2,3,4\n001.a/x2.jpg,1,2,3,4\n", r"localization\.txt: no box for 1 image id"),
-        ("localization.txt", "001.a/x1.jpg,1,2,3,4,5,6\n", r"localization\.txt:1: expected 'path,x0,y0,x1,y1' or 'path,mask_path,ignore_path'"),
+        (
+            "localization.txt",
+            "001.a/x1.jpg,1,2,3,4\n001.a/x2.jpg,1,2,3,4\n",
+            r"localization\.txt: no box for 1 image id",
+        ),
+        (
+            "localization.txt",
+            "001.a/x1.jpg,1,2,3,4,5,6\n",
+            r"localization\.txt:1: expected 'path,x0,y0,x1,y1' or 'path,mask_path,ignore_path'",
+        ),
         ("image_ids.txt", "001.a/x1.jpg\n001.a/x1.jpg\n", r"image_ids\.txt:2: duplicate image id"),
         ("image_ids.txt", "001.a/x1.jpg,0\n", r"image_ids\.txt:1: expected one image path per line"),
         ("image_ids.txt", "\n", r"image_ids\.txt: no image ids"),
@@ -80,10 +104,16 @@ def test_malformed_lines_name_file_and_line(tmp_path, name, text, pattern):
 
 @pytest.mark.parametrize("name", ["class_labels.txt", "image_sizes.txt", "localization.txt"])
 def test_unknown_image_id_in_secondary_file(tmp_path, name):
-    extra = {"class_labels.txt": "zzz.jpg,1\n", "image_sizes.txt": "zzz.jpg,3,3\n", "localization.txt": "zzz.jpg,0,0,1,1\n"}
+    extra = {
+        "class_labels.txt": "zzz.jpg,1\n",
+        "image_sizes.txt": "zzz.jpg,3,3\n",
+        "localization.txt": "zzz.jpg,0,0,1,1\n",
+    }
     d = write_split(tmp_path, {name: GOOD[name] + extra[name]})
     n_lines = GOOD[name].count("\n") + 1
-    with pytest.raises(MetadataError, match=rf"{name}:{n_lines}: unknown image id 'zzz\.jpg' \(not listed in image_ids\.txt\)"):
+    with pytest.raises(
+        MetadataError, match=rf"{name}:{n_lines}: unknown image id 'zzz\.jpg' \(not listed in image_ids\.txt\)"
+    ):
         load_metadata(d)
 
 
@@ -123,13 +153,17 @@ def test_missing_image_files(tmp_path):
     meta_root = tmp_path / "metadata"
     # The first image is checked when the data set is built (catches a wrong data_root early).
     data = write_images(tmp_path / "a", skip=[IDS[0]])
-    with pytest.raises(FileNotFoundError, match=r"image file not found: '001\.a/x1\.jpg' \(first id of .*image_ids\.txt\)"):
+    with pytest.raises(
+        FileNotFoundError, match=r"image file not found: '001\.a/x1\.jpg' \(first id of .*image_ids\.txt\)"
+    ):
         get_dataset("CUB", data, meta_root, "test", train=False)
     # Any other missing image fails when it is read, naming the path and the id.
     data = write_images(tmp_path / "b", skip=[IDS[2]])
     ds = get_dataset("CUB", data, meta_root, "test", train=False)
     ds[0]
-    with pytest.raises(FileNotFoundError, match=r"image file not found: .*002\.b/y1\.jpg \(image id '002\.b/y1\.jpg'\)"):
+    with pytest.raises(
+        FileNotFoundError, match=r"image file not found: .*002\.b/y1\.jpg \(image id '002\.b/y1\.jpg'\)"
+    ):
         ds[2]
 
 

@@ -72,16 +72,30 @@ def test_resolved_config_is_validated_once(monkeypatch):
 @pytest.mark.parametrize(
     "cfg, message",
     [
-        (Config(data=DataConfig(dataset="SYNTH"), model=ModelConfig(arch="vgg_tiny"), optim=OptimConfig(profile="x")),
-         "optim.profile must be 'protocol' or 'paper', got 'x'"),
-        (Config(data=DataConfig(dataset="SYNTH", eval_batch_size=0), model=ModelConfig(arch="vgg_tiny")),
-         "data.eval_batch_size must be a positive integer, got 0"),
-        (Config(data=DataConfig(dataset="SYNTH"), model=ModelConfig(arch="vgg_tiny"), optim=OptimConfig(lr_gamma=0.0)),
-         r"optim.lr_gamma must lie in \(0.0, 1.0\], got 0.0"),
-        (Config(data=DataConfig(dataset="SYNTH"), model=ModelConfig(arch="vgg_tiny", tap_theta=2.0)),
-         r"model.tap_theta must lie in \[0.0, 1.0\], got 2.0"),
-        (Config(data=DataConfig(dataset="SYNTH"), model=ModelConfig(arch="mobilenet_v1")),
-         "optim.lr, optim.weight_decay have no default"),
+        (
+            Config(
+                data=DataConfig(dataset="SYNTH"), model=ModelConfig(arch="vgg_tiny"), optim=OptimConfig(profile="x")
+            ),
+            "optim.profile must be 'protocol' or 'paper', got 'x'",
+        ),
+        (
+            Config(data=DataConfig(dataset="SYNTH", eval_batch_size=0), model=ModelConfig(arch="vgg_tiny")),
+            "data.eval_batch_size must be a positive integer, got 0",
+        ),
+        (
+            Config(
+                data=DataConfig(dataset="SYNTH"), model=ModelConfig(arch="vgg_tiny"), optim=OptimConfig(lr_gamma=0.0)
+            ),
+            r"optim.lr_gamma must lie in \(0.0, 1.0\], got 0.0",
+        ),
+        (
+            Config(data=DataConfig(dataset="SYNTH"), model=ModelConfig(arch="vgg_tiny", tap_theta=2.0)),
+            r"model.tap_theta must lie in \[0.0, 1.0\], got 2.0",
+        ),
+        (
+            Config(data=DataConfig(dataset="SYNTH"), model=ModelConfig(arch="mobilenet_v1")),
+            "optim.lr, optim.weight_decay have no default",
+        ),
     ],
 )
 def test_resolve_errors_name_the_setting(cfg, message):
@@ -102,8 +116,9 @@ def test_replace_keeps_a_dataclass_and_checks_keys():
 
 
 def test_minmax_normalize_protocol_rule():
-    maps = torch.tensor([[[1.0, 3.0], [2.0, 5.0]], [[2.0, 2.0], [2.0, 2.0]], [[0.0, float("nan")], [1.0, 2.0]]],
-                        dtype=torch.float64)
+    maps = torch.tensor(
+        [[[1.0, 3.0], [2.0, 5.0]], [[2.0, 2.0], [2.0, 2.0]], [[0.0, float("nan")], [1.0, 2.0]]], dtype=torch.float64
+    )
     out = minmax_normalize(maps)
     assert out.dtype == torch.float64
     assert torch.equal(out[0], (maps[0] - 1.0) / 4.0)

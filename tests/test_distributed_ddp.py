@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from cli_args import train_argv
 
 from wsolx.data import synthetic
 from wsolx.engine import ShardSampler, evaluate_checkpoint, read_jsonl
@@ -40,18 +41,17 @@ def _numbers(metrics: dict) -> dict:
 def test_torchrun_two_processes_match_one(tmp_path):
     root = tmp_path / "synth"
     # 9 test images: shards of 5 and 4 images.
-    synthetic.generate(root, num_classes=3, train_per_class=6, val_per_class=1, test_per_class=3, image_size=32,
-                       seed=2, progress=False)
+    synthetic.generate(
+        root, num_classes=3, train_per_class=6, val_per_class=1, test_per_class=3, image_size=32, seed=2, progress=False
+    )
     out = tmp_path / "ddp"
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "wsolx", "train",
-        "--data-root", str(root), "--dataset", "SYNTH", "--mask-dataset", "SYNTH_MASK", "--arch", "vgg_tiny",
-        "--image-size", "32", "--crop-size", "32", "--resize-size", "36", "--batch-size", "4", "--workers", "0",
-        "--epochs", "1", "--lr", "0.01", "--device", "cpu", "--out", str(out), "--quiet",
-        "--set", "model.method_kwargs.base_width=4", "--set", "eval.cam_curve_interval=0.05",
-        "--set", "eval.variants=base,nwc+pas",
-    ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))}
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "wsolx"]
+    cmd = torchrun + train_argv(root, out, "--crop-size", "32", "--set", "eval.variants=base,nwc+pas")
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")])),
+    }
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 

@@ -20,8 +20,14 @@ def test_defaults_validate_and_round_trip(tmp_path):
 
 def test_overrides_parse_types():
     cfg = Config().replace(
-        ["optim.lr=0.05", "eval.variants=base,nwc", "model.method_kwargs.drop_rate=0.75", 'data.batch_size="8"',
-         "amp=true", "model.weights=null"]
+        [
+            "optim.lr=0.05",
+            "eval.variants=base,nwc",
+            "model.method_kwargs.drop_rate=0.75",
+            'data.batch_size="8"',
+            "amp=true",
+            "model.weights=null",
+        ]
     )
     assert cfg.optim.lr == 0.05
     assert cfg.eval.variants == ["base", "nwc"]

@@ -70,8 +70,9 @@ def test_cli_yaml_without_pyyaml(tmp_path, monkeypatch, capsys):
     assert main(["train", "--config", str(p)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert err == (f"wsolx train: error: config file {str(p)!r} is YAML but PyYAML is not installed "
-                   "(pip install 'wsolx[yaml]')")
+    assert err == (
+        f"wsolx train: error: config file {str(p)!r} is YAML but PyYAML is not installed (pip install 'wsolx[yaml]')"
+    )
 
 
 def test_cli_yaml_config_is_used(tmp_path, capsys):

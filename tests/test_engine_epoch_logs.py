@@ -20,11 +20,26 @@ def _rows(path):
 
 
 def test_flatten_epoch():
-    rec = {"epoch": 3, "train_loss": 0.5, "lr": 0.1, "val_score": 40.0,
-           "val": {"Top-1 Cls": 50.0, "variants": {"nwc+pas": {"MaxBoxAccV2": 40.0, "percentile": 90.0,
-                                                               "multi_box": True, "box_acc_curve": {"0.5": [1]}}}}}
-    assert flatten_epoch(rec) == {"epoch": 3, "train_loss": 0.5, "lr": 0.1, "val_score": 40.0,
-                                  "val_Top-1 Cls": 50.0, "val_nwc+pas_MaxBoxAccV2": 40.0}
+    rec = {
+        "epoch": 3,
+        "train_loss": 0.5,
+        "lr": 0.1,
+        "val_score": 40.0,
+        "val": {
+            "Top-1 Cls": 50.0,
+            "variants": {
+                "nwc+pas": {"MaxBoxAccV2": 40.0, "percentile": 90.0, "multi_box": True, "box_acc_curve": {"0.5": [1]}}
+            },
+        },
+    }
+    assert flatten_epoch(rec) == {
+        "epoch": 3,
+        "train_loss": 0.5,
+        "lr": 0.1,
+        "val_score": 40.0,
+        "val_Top-1 Cls": 50.0,
+        "val_nwc+pas_MaxBoxAccV2": 40.0,
+    }
 
 
 def test_csv_summary_replaces_and_drops_rows(tmp_path):
@@ -51,13 +66,26 @@ def synth_root(make_synth):
 
 def _cfg(root, out, epochs, **kw) -> Config:
     return Config(
-        data=DataConfig(dataset="SYNTH", data_root=str(root), image_size=SIZE, crop_size=SIZE, resize_size=36,
-                        batch_size=6, eval_batch_size=6, num_workers=0),
+        data=DataConfig(
+            dataset="SYNTH",
+            data_root=str(root),
+            image_size=SIZE,
+            crop_size=SIZE,
+            resize_size=36,
+            batch_size=6,
+            eval_batch_size=6,
+            num_workers=0,
+        ),
         model=ModelConfig(arch="vgg_tiny", pooling="tap", method_kwargs={"base_width": 4}),
         optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=epochs, lr_step=1),
         eval=EvalConfig(variants=["base"], cam_curve_interval=0.1),
-        out_dir=str(out), device="cpu", progress=False, final_test=False, loggers=["csv", "tensorboard"],
-        log_images_every=2, **kw,
+        out_dir=str(out),
+        device="cpu",
+        progress=False,
+        final_test=False,
+        loggers=["csv", "tensorboard"],
+        log_images_every=2,
+        **kw,
     )
 
 

@@ -26,8 +26,9 @@ def synth_root(make_synth):
 
 def tiny_config(root, out, **changes) -> Config:
     cfg = Config(
-        data=DataConfig(dataset="SYNTH", data_root=str(root), image_size=SIZE, resize_size=36, batch_size=4,
-                        num_workers=0),
+        data=DataConfig(
+            dataset="SYNTH", data_root=str(root), image_size=SIZE, resize_size=36, batch_size=4, num_workers=0
+        ),
         model=ModelConfig(arch="vgg_tiny", pooling="tap", method_kwargs={"base_width": 4}),
         optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=3, lr_step=1),
         eval=EvalConfig(variants=["base"], cam_curve_interval=0.1),
@@ -84,8 +85,11 @@ def test_best_val_metrics_survive_a_stop_between_epochs(synth_root, tmp_path, mo
 @pytest.fixture(scope="module")
 def one_epoch_run(synth_root, tmp_path_factory):
     out = tmp_path_factory.mktemp("one_epoch")
-    Trainer(tiny_config(synth_root, out, optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=1, lr_step=1),
-                        final_test=False)).fit()
+    Trainer(
+        tiny_config(
+            synth_root, out, optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=1, lr_step=1), final_test=False
+        )
+    ).fit()
     return out
 
 
@@ -102,8 +106,9 @@ def test_resume_refuses_changed_settings(synth_root, one_epoch_run, tmp_path, ch
     out = tmp_path / "resumed"
     shutil.copytree(one_epoch_run, out)
     before = (out / "config.json").read_text()
-    cfg = change(tiny_config(synth_root, out, optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=2, lr_step=1),
-                             resume="auto"))
+    cfg = change(
+        tiny_config(synth_root, out, optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=2, lr_step=1), resume="auto")
+    )
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         Trainer(cfg)
     assert (out / "config.json").read_text() == before  # the record still says what ran
@@ -112,9 +117,17 @@ def test_resume_refuses_changed_settings(synth_root, one_epoch_run, tmp_path, ch
 def test_resume_may_extend_epochs_and_change_outputs(synth_root, one_epoch_run, tmp_path):
     out = tmp_path / "resumed"
     shutil.copytree(one_epoch_run, out)
-    cfg = tiny_config(synth_root, out, optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=2, lr_step=1),
-                      resume="auto", final_test=False, eval_every=2, test_checkpoint="best",
-                      loggers=["csv"], log_images_every=0)
+    cfg = tiny_config(
+        synth_root,
+        out,
+        optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=2, lr_step=1),
+        resume="auto",
+        final_test=False,
+        eval_every=2,
+        test_checkpoint="best",
+        loggers=["csv"],
+        log_images_every=0,
+    )
     Trainer(cfg).fit()
     assert load_checkpoint(out / "last.pt")["epoch"] == 2
     recorded = json.loads((out / "config.json").read_text())

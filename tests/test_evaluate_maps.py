@@ -14,6 +14,7 @@ from wsolx.metrics import evaluate_scoremaps
 
 cv2 = pytest.importorskip("cv2")
 import official_eval as oe  # noqa: E402
+from cli_args import train_argv  # noqa: E402
 
 SIZE = 16
 
@@ -27,7 +28,8 @@ def write_meta(root: Path, name: str, rows, split: str = "test") -> Path:
     (d / "class_labels.txt").write_text("".join(f"{i},{lab}\n" for i, lab, *_ in rows))
     (d / "image_sizes.txt").write_text("".join(f"{i},{w},{h}\n" for i, _, (w, h), _ in rows))
     (d / "localization.txt").write_text(
-        "".join(f"{i},{b[0]},{b[1]},{b[2]},{b[3]}\n" for i, _, _, boxes in rows for b in boxes))
+        "".join(f"{i},{b[0]},{b[1]},{b[2]},{b[3]}\n" for i, _, _, boxes in rows for b in boxes)
+    )
     return d
 
 
@@ -74,8 +76,15 @@ def test_transcription_on_hand_cases():
 @pytest.mark.parametrize("workers", [0, 2])
 @pytest.mark.parametrize("preset,expected", [("wsolevaluation-cli", 100 / 3), ("wsolevaluation", 400 / 9)])
 def test_hand_cases_match_the_official_rules(hand, preset, expected, workers):
-    res = evaluate_scoremaps(hand / "maps", metadata_root=hand / "metadata", dataset="HAND", image_size=SIZE,
-                             preset=preset, cam_curve_interval=0.25, workers=workers)
+    res = evaluate_scoremaps(
+        hand / "maps",
+        metadata_root=hand / "metadata",
+        dataset="HAND",
+        image_size=SIZE,
+        preset=preset,
+        cam_curve_interval=0.25,
+        workers=workers,
+    )
     assert res["official"] == pytest.approx(expected)
     assert res["MaxBoxAcc"] == pytest.approx(100 / 3) and res["best_threshold"] == 0.0
     assert res["GT-known Loc"] == pytest.approx(100 / 3)
@@ -88,8 +97,14 @@ def test_hand_cases_match_the_official_rules(hand, preset, expected, workers):
 def test_predictions_give_top1_and_top5_loc(hand, tmp_path):
     pred = tmp_path / "pred.csv"
     pred.write_text("image_id,top1,top2\ncls0/a.jpg,1,0\ncls1/b.jpg,1,0\ncls1/c.jpg,1,0\n")
-    res = evaluate_scoremaps(hand / "maps", metadata_root=hand / "metadata", dataset="HAND", image_size=SIZE,
-                             predictions=pred, cam_curve_interval=0.25)
+    res = evaluate_scoremaps(
+        hand / "maps",
+        metadata_root=hand / "metadata",
+        dataset="HAND",
+        image_size=SIZE,
+        predictions=pred,
+        cam_curve_interval=0.25,
+    )
     assert res["Top-1 Loc"] == 0.0  # a (the only one localised) is misclassified at top-1
     assert res["Top-5 Loc"] == pytest.approx(100 / 3)
     assert res["Top-1 Cls"] == pytest.approx(200 / 3) and res["Top-5 Cls"] == 100.0
@@ -117,8 +132,16 @@ def test_random_maps_equal_the_transcription(synth, multi):
 
     meta = load_metadata(synth / "metadata" / "SYNTH" / "test")
     maps = random_maps(meta.image_ids, 32)
-    res = evaluate_scoremaps(maps, metadata_root=synth / "metadata", dataset="SYNTH", image_size=32,
-                             cam_curve_interval=0.02, multi_contour=multi, multi_iou=multi, batch_size=5)
+    res = evaluate_scoremaps(
+        maps,
+        metadata_root=synth / "metadata",
+        dataset="SYNTH",
+        image_size=32,
+        cam_curve_interval=0.02,
+        multi_contour=multi,
+        multi_iou=multi,
+        batch_size=5,
+    )
     gt = {i: [oe.scale_box(b, meta.sizes[i], (32, 32)) for b in meta.boxes[i]] for i in meta.image_ids}
     thr = np.arange(0, 1, 0.02)
     curves = oe.box_accuracy(maps, gt, thr, [30, 50, 70], multi)
@@ -145,11 +168,19 @@ def test_scaled_ground_truth_equals_the_transcription(tmp_path, multi):
         rows.append((f"c{k % 2}/{k}.jpg", k % 2, (w, h), boxes))
     write_meta(tmp_path / "metadata", "SCALED", rows)
     maps = random_maps([r[0] for r in rows], 32, seed=7)
-    res = evaluate_scoremaps(maps, metadata_root=tmp_path / "metadata", dataset="SCALED", image_size=32,
-                             cam_curve_interval=0.01, multi_contour=multi, multi_iou=multi)
+    res = evaluate_scoremaps(
+        maps,
+        metadata_root=tmp_path / "metadata",
+        dataset="SCALED",
+        image_size=32,
+        cam_curve_interval=0.01,
+        multi_contour=multi,
+        multi_iou=multi,
+    )
     gt = {i: [oe.scale_box(b, wh, (32, 32)) for b in boxes] for i, _, wh, boxes in rows}
-    fractional = sum(any(v * 32 / s != int(v * 32 / s) for v, s in zip(b, (*wh, *wh)))
-                     for _, _, wh, boxes in rows for b in boxes)
+    fractional = sum(
+        any(v * 32 / s != int(v * 32 / s) for v, s in zip(b, (*wh, *wh))) for _, _, wh, boxes in rows for b in boxes
+    )
     assert fractional > 10  # truncation matters in this case
     thr = np.arange(0, 1, 0.01)
     curves = oe.box_accuracy(maps, gt, thr, [30, 50, 70], multi)
@@ -169,13 +200,28 @@ def test_pxap_equals_the_transcription(synth):
     def grey(p):
         return np.asarray(Image.open(synth / p).convert("L"))
 
-    masks = {i: oe.gt_mask([grey(p) for p in meta.masks[i].mask_paths], grey(meta.masks[i].ignore_path), 32)
-             for i in meta.image_ids}
-    res = evaluate_scoremaps(maps, metadata_root=synth / "metadata", dataset="SYNTH", image_size=32,
-                             cam_curve_interval=0.01, mask_dataset="SYNTH_MASK", mask_root=synth)
+    masks = {
+        i: oe.gt_mask([grey(p) for p in meta.masks[i].mask_paths], grey(meta.masks[i].ignore_path), 32)
+        for i in meta.image_ids
+    }
+    res = evaluate_scoremaps(
+        maps,
+        metadata_root=synth / "metadata",
+        dataset="SYNTH",
+        image_size=32,
+        cam_curve_interval=0.01,
+        mask_dataset="SYNTH_MASK",
+        mask_root=synth,
+    )
     assert res["PxAP"] == oe.pxap(maps, masks, np.arange(0, 1, 0.01))
-    alone = evaluate_scoremaps(maps, metadata_root=synth / "metadata", dataset="SYNTH_MASK", image_size=32,
-                               cam_curve_interval=0.01, mask_root=synth)
+    alone = evaluate_scoremaps(
+        maps,
+        metadata_root=synth / "metadata",
+        dataset="SYNTH_MASK",
+        image_size=32,
+        cam_curve_interval=0.01,
+        mask_root=synth,
+    )
     assert alone["PxAP"] == res["PxAP"] and alone["official"] == res["PxAP"] and "MaxBoxAcc" not in alone
 
 
@@ -183,11 +229,19 @@ def test_pxap_equals_the_transcription(synth):
 @pytest.fixture(scope="module")
 def trained(synth, tmp_path_factory):
     out = tmp_path_factory.mktemp("maps_run")
-    assert main(["train", "--data-root", str(synth), "--dataset", "SYNTH", "--mask-dataset", "SYNTH_MASK",
-                 "--arch", "vgg_tiny", "--image-size", "32", "--resize-size", "36", "--batch-size", "6",
-                 "--workers", "0", "--epochs", "2", "--lr", "0.02", "--device", "cpu", "--out", str(out), "--quiet",
-                 "--set", "model.method_kwargs.base_width=4", "--set", "eval.cam_curve_interval=0.02",
-                 "--set", "eval.variants=base", "--set", "eval.select_variant=base"]) == 0
+    argv = train_argv(
+        synth,
+        out,
+        "--set",
+        "eval.variants=base",
+        "--set",
+        "eval.select_variant=base",
+        epochs=2,
+        batch_size=6,
+        lr=0.02,
+        interval=0.02,
+    )
+    assert main(argv) == 0
     return out / "last.pt"
 
 
@@ -229,18 +283,54 @@ def test_maps_of_a_wsolx_model_equal_wsolx_eval(trained, synth, tmp_path):
             (root / i).parent.mkdir(parents=True, exist_ok=True)
             np.save(root / f"{i}.npy", m)
     pred = tmp_path / "pred.csv"
-    pred.write_text("".join(f"{i},{','.join(str(c) for c in lg.argsort(descending=True)[:5].tolist())}\n"
-                            for i, lg in logits.items()))
+    pred.write_text(
+        "".join(
+            f"{i},{','.join(str(c) for c in lg.argsort(descending=True)[:5].tolist())}\n" for i, lg in logits.items()
+        )
+    )
     assert next(iter(cams.values())).shape == (4, 4)  # raw CAMs: the upsampling path
     for root in (raw_root, full_root):
         out = tmp_path / f"{root.name}.json"
-        assert main(["eval-maps", "--scoremap-root", str(root), "--metadata-root", str(synth / "metadata"),
-                     "--dataset", "SYNTH", "--mask-dataset", "SYNTH_MASK", "--mask-root", str(synth),
-                     "--image-size", "32", "--cam-curve-interval", "0.02", "--predictions", str(pred),
-                     "--out", str(out), "--quiet"]) == 0
+        assert (
+            main(
+                [
+                    "eval-maps",
+                    "--scoremap-root",
+                    str(root),
+                    "--metadata-root",
+                    str(synth / "metadata"),
+                    "--dataset",
+                    "SYNTH",
+                    "--mask-dataset",
+                    "SYNTH_MASK",
+                    "--mask-root",
+                    str(synth),
+                    "--image-size",
+                    "32",
+                    "--cam-curve-interval",
+                    "0.02",
+                    "--predictions",
+                    str(pred),
+                    "--out",
+                    str(out),
+                    "--quiet",
+                ]
+            )
+            == 0
+        )
         got = json.loads(out.read_text())
-        for key in ("MaxBoxAcc", "MaxBoxAccV2", "MaxBoxAccV2@0.3", "MaxBoxAccV2@0.5", "MaxBoxAccV2@0.7",
-                    "box_acc_curve_v1", "box_acc_curve", "GT-known Loc", "Top-1 Loc", "PxAP"):
+        for key in (
+            "MaxBoxAcc",
+            "MaxBoxAccV2",
+            "MaxBoxAccV2@0.3",
+            "MaxBoxAccV2@0.5",
+            "MaxBoxAccV2@0.7",
+            "box_acc_curve_v1",
+            "box_acc_curve",
+            "GT-known Loc",
+            "Top-1 Loc",
+            "PxAP",
+        ):
             assert got[key] == ref[key], (root.name, key)
         assert got["Top-5 Loc"] >= got["Top-1 Loc"]
 
@@ -248,9 +338,31 @@ def test_maps_of_a_wsolx_model_equal_wsolx_eval(trained, synth, tmp_path):
 # ------------------------------------------------------------------------------------------- CLI and bad input
 def test_cli_report_and_preset(hand, tmp_path, capsys):
     out, report = tmp_path / "m.json", tmp_path / "report"
-    assert main(["eval-maps", "--scoremap-root", str(hand / "maps"), "--metadata-root", str(hand / "metadata"),
-                 "--dataset", "HAND", "--image-size", str(SIZE), "--preset", "wsolevaluation-cli",
-                 "--cam-curve-interval", "0.25", "--out", str(out), "--report", str(report), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval-maps",
+                "--scoremap-root",
+                str(hand / "maps"),
+                "--metadata-root",
+                str(hand / "metadata"),
+                "--dataset",
+                "HAND",
+                "--image-size",
+                str(SIZE),
+                "--preset",
+                "wsolevaluation-cli",
+                "--cam-curve-interval",
+                "0.25",
+                "--out",
+                str(out),
+                "--report",
+                str(report),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "official (wsolevaluation-cli, IoU 0.5): 33.3333" in printed
     res = json.loads(out.read_text())
@@ -268,8 +380,21 @@ def test_presets_follow_the_official_defaults():
 
 
 def _cli_error(capsys, hand, *extra, root=None):
-    code = main(["eval-maps", "--scoremap-root", str(root or hand / "maps"), "--metadata-root",
-                 str(hand / "metadata"), "--dataset", "HAND", "--image-size", str(SIZE), "--quiet", *extra])
+    code = main(
+        [
+            "eval-maps",
+            "--scoremap-root",
+            str(root or hand / "maps"),
+            "--metadata-root",
+            str(hand / "metadata"),
+            "--dataset",
+            "HAND",
+            "--image-size",
+            str(SIZE),
+            "--quiet",
+            *extra,
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
     return err[0]
@@ -300,8 +425,14 @@ def test_bad_maps_are_one_line_errors(hand, capsys):
 
 def test_out_of_range_full_size_map_is_accepted_when_asked_to_normalise(hand):
     np.save(hand / "maps" / "cls0/a.jpg.npy", hand_maps()["cls0/a.jpg"] * 7.0 - 3.0)
-    res = evaluate_scoremaps(hand / "maps", metadata_root=hand / "metadata", dataset="HAND", image_size=SIZE,
-                             cam_curve_interval=0.25, normalize="always")
+    res = evaluate_scoremaps(
+        hand / "maps",
+        metadata_root=hand / "metadata",
+        dataset="HAND",
+        image_size=SIZE,
+        cam_curve_interval=0.25,
+        normalize="always",
+    )
     assert res["official"] == pytest.approx(400 / 9)
 
 
@@ -325,11 +456,13 @@ def test_bad_in_memory_sources_and_predictions(hand, tmp_path, capsys):
     with pytest.raises(ValueError, match="must contain 0.5"):
         evaluate_scoremaps(maps, iou_thresholds=[0.3], multi_iou=False, **kw)
     pred = tmp_path / "p.csv"
-    for text, msg in (("cls0/a.jpg,1\ncls1/b.jpg,x\n", r"p.csv:2: class predictions must be integers"),
-                      ("cls0/a.jpg,1\nzzz.jpg,0\n", r"p.csv:2: image id 'zzz.jpg' is not in"),
-                      ("cls0/a.jpg,1\ncls0/a.jpg,0\n", r"p.csv:2: image id 'cls0/a.jpg' given twice"),
-                      ("cls0/a.jpg\n", r"p.csv:1: expected 'image_id,top1"),
-                      ("cls0/a.jpg,1\n", r"p.csv: no prediction for 2 image id")):
+    for text, msg in (
+        ("cls0/a.jpg,1\ncls1/b.jpg,x\n", r"p.csv:2: class predictions must be integers"),
+        ("cls0/a.jpg,1\nzzz.jpg,0\n", r"p.csv:2: image id 'zzz.jpg' is not in"),
+        ("cls0/a.jpg,1\ncls0/a.jpg,0\n", r"p.csv:2: image id 'cls0/a.jpg' given twice"),
+        ("cls0/a.jpg\n", r"p.csv:1: expected 'image_id,top1"),
+        ("cls0/a.jpg,1\n", r"p.csv: no prediction for 2 image id"),
+    ):
         pred.write_text(text)
         with pytest.raises(ValueError, match=msg):
             evaluate_scoremaps(maps, predictions=pred, **kw)
@@ -361,5 +494,7 @@ def test_mask_settings_errors(synth, tmp_path):
         evaluate_scoremaps(maps, mask_dataset="SYNTH_MASK", **kw)
     with pytest.raises(FileNotFoundError, match="mask file not found"):
         evaluate_scoremaps(maps, mask_dataset="SYNTH_MASK", mask_root=tmp_path, **kw)
-    with pytest.raises(ValueError, match=r"mask data set 'SYNTH': .*localization.txt has no 'path,mask_path,ignore_path' rows"):
+    with pytest.raises(
+        ValueError, match=r"mask data set 'SYNTH': .*localization.txt has no 'path,mask_path,ignore_path' rows"
+    ):
         evaluate_scoremaps(maps, mask_dataset="SYNTH", mask_root=synth, **kw)

@@ -212,8 +212,14 @@ def test_every_module_imports_in_isolation():
     names = [m for m in MODULES if m != "wsolx.__main__"]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    res = subprocess.run([sys.executable, "-c", _ISOLATED_IMPORTS, *names], capture_output=True, text=True,
-                         env=env, cwd=str(ROOT), timeout=900)
+    res = subprocess.run(
+        [sys.executable, "-c", _ISOLATED_IMPORTS, *names],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(ROOT),
+        timeout=900,
+    )
     assert res.returncode == 0, res.stderr[-4000:]
     failed = [n for n in res.stdout.strip().rsplit("FAILED:", 1)[-1].split(",") if n]
     assert not failed, f"modules that do not import on their own: {failed}\n{res.stderr[-4000:]}"

@@ -44,9 +44,7 @@ def test_cutmix_pastes_a_box_from_the_permuted_batch():
     cy, cx = int(torch.randint(40, ())), int(torch.randint(48, ()))
     ch, cw = int(40 * cut), int(48 * cut)
     assert torch.equal(out.index, perm)
-    assert out.box == (
-        max(cy - ch // 2, 0), min(cy + ch // 2, 40), max(cx - cw // 2, 0), min(cx + cw // 2, 48)
-    )
+    assert out.box == (max(cy - ch // 2, 0), min(cy + ch // 2, 40), max(cx - cw // 2, 0), min(cx + cw // 2, 48))
 
 
 def test_training_loss_mixes_labels_with_lambda():

@@ -26,7 +26,7 @@ def test_mask_is_patchwise_with_the_given_rate():
     cells = []
     for y0 in range(0, 60, grid):
         for x0 in range(0, 64, grid):
-            patch = mask[:, 0, y0:y0 + grid, x0:x0 + grid]
+            patch = mask[:, 0, y0 : y0 + grid, x0 : x0 + grid]
             flat = patch.flatten(1)
             assert (flat == flat[:, :1]).all(), "a patch is partly hidden"
             cells.append(flat[:, 0])

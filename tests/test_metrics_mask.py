@@ -154,7 +154,9 @@ def test_sharded_merge_and_list_inputs():
         hi = {0: 2, 2: 5, 5: 7}[lo]
         ev = MaskEvaluator(image_size=32)
         # Lists of (H, W) masks (numpy and torch) are accepted, as the engine passes them.
-        ev.update(torch.from_numpy(cams[lo:hi]), [m for m in masks[lo:hi]], [torch.from_numpy(g) for g in ignores[lo:hi]])
+        ev.update(
+            torch.from_numpy(cams[lo:hi]), [m for m in masks[lo:hi]], [torch.from_numpy(g) for g in ignores[lo:hi]]
+        )
         parts.append(ev)
     merged = parts[0].merge(parts[1]).merge(parts[2])
     assert merged.compute() == whole.compute()

@@ -50,7 +50,11 @@ def test_builder_forwards_method_hyper_parameters():
 def test_defaults_table():
     assert DEFAULTS["optimizer"]["momentum"] == 0.9 and DEFAULTS["optimizer"]["nesterov"] is True
     assert DEFAULTS["model"]["tap_theta"] == 0.1 and get_defaults("resnet50")["tap_theta"] == 0.1
-    assert DEFAULTS["methods"]["adl"] == {"drop_rate": 0.75, "gamma": 0.9, "source": DEFAULTS["methods"]["adl"]["source"]}
+    assert DEFAULTS["methods"]["adl"] == {
+        "drop_rate": 0.75,
+        "gamma": 0.9,
+        "source": DEFAULTS["methods"]["adl"]["source"],
+    }
     assert DEFAULTS["methods"]["cutmix"]["beta"] == 1.0
     for section in ("datasets", "backbones", "methods"):
         assert all("source" in v for v in DEFAULTS[section].values())

@@ -111,7 +111,7 @@ def test_mobilenet_v1_and_vgg_tiny_load_own_naming(tmp_path):
     tsd = {f"module.{k}": v for k, v in tiny.state_dict().items() if tiny.is_pretrained_key(k)}
     torch.save({"state_dict": tsd}, tmp_path / "tiny.pth", _use_new_zipfile_serialization=False)
     loaded = vgg_tiny(num_classes=3, weights=tmp_path / "tiny.pth")
-    _assert_trunk_matches(loaded, {k[len("module."):]: v for k, v in tsd.items()})
+    _assert_trunk_matches(loaded, {k[len("module.") :]: v for k, v in tsd.items()})
 
 
 def test_old_checkpoints_without_num_batches_tracked():

@@ -150,8 +150,11 @@ def test_paper_fixed_localization_uses_the_paper_box_rule():
     cams[0, :, 15] = 1.0  # last column: protocol [15, 0, 15, 15] (IoU 16/34 < 0.5), paper [15, 0, 16, 16]
     # cams[1]: constant, no contour: protocol [0, 0, 0, 0] (IoU 1/256), paper [0, 0, 16, 16] (IoU 256/289)
     cams[2, 2:5, 3:6] = 1.0  # inside: both rules give [3, 2, 6, 5]
-    gt = [torch.tensor([[15.0, 0.0, 16.0, 16.0]]), torch.tensor([[0.0, 0.0, 15.0, 15.0]]),
-          torch.tensor([[3.0, 2.0, 6.0, 5.0]])]
+    gt = [
+        torch.tensor([[15.0, 0.0, 16.0, 16.0]]),
+        torch.tensor([[0.0, 0.0, 15.0, 15.0]]),
+        torch.tensor([[3.0, 2.0, 6.0, 5.0]]),
+    ]
     ev = PaperFixedLocalization(threshold=0.2, image_size=s)
     ev.update(cams, gt, gt_labels=torch.tensor([0, 1, 2]), pred_labels=torch.tensor([0, 1, 0]))
     out = ev.compute()

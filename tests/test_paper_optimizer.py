@@ -61,7 +61,10 @@ def test_three_steps_equal_the_paper_code_rule():
     o = _paper_optim()
     opt = build_optimizer(ours, o)
     assert isinstance(opt, GradScaledSGD)
-    assert [(g["name"], g["lr"], g["grad_scale"]) for g in opt.param_groups] == [("pretrained", 0.003, 0.1), ("new", 0.003, 1.0)]
+    assert [(g["name"], g["lr"], g["grad_scale"]) for g in opt.param_groups] == [
+        ("pretrained", 0.003, 0.1),
+        ("new", 0.003, 1.0),
+    ]
     # The paper code: one SGD over model.parameters() with the config's arguments.
     ref_opt = torch.optim.SGD(ref.parameters(), lr=0.003, momentum=0.9, nesterov=True, weight_decay=0.0005)
     before = {n: p.detach().clone() for n, p in ours.named_parameters()}
@@ -97,7 +100,10 @@ def test_one_step_by_hand_and_weight_decay_strength():
         torch.testing.assert_close(p.detach().double(), expected, rtol=0, atol=1e-7)
     # Weight decay alone (zero gradients, float64): one step shrinks the pretrained layers by
     # lr * (1 + mu) * wd with lr = 0.003; the former profile's lr 3e-4 gave a 10x weaker decay.
-    for profile, lr_eff in ((o, 3e-3), (dataclasses.replace(o, lr=3e-4, new_lr_ratio=10.0, pretrained_grad_scale=1.0), 3e-4)):
+    for profile, lr_eff in (
+        (o, 3e-3),
+        (dataclasses.replace(o, lr=3e-4, new_lr_ratio=10.0, pretrained_grad_scale=1.0), 3e-4),
+    ):
         m = copy.deepcopy(model).double()
         w = dict(m.named_parameters())["features.0.weight"]
         w0 = w.detach().clone()

@@ -134,10 +134,12 @@ def synth_root(make_synth):
 
 
 def test_val_split_subsample_through_the_config(synth_root):
-    cfg = Config(data=DataConfig(dataset="SYNTH", data_root=str(synth_root), image_size=SIZE,
-                                 num_val_sample_per_class=2), seed=5)
-    full = build_dataset(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, num_val_sample_per_class=0)),
-                         "val", train=False)
+    cfg = Config(
+        data=DataConfig(dataset="SYNTH", data_root=str(synth_root), image_size=SIZE, num_val_sample_per_class=2), seed=5
+    )
+    full = build_dataset(
+        dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, num_val_sample_per_class=0)), "val", train=False
+    )
     sub = build_dataset(cfg, "val", train=False)
     assert len(full) == 12 and len(sub) == 6
     keep = subsample_per_class(full.labels, 2, 5)
@@ -147,8 +149,9 @@ def test_val_split_subsample_through_the_config(synth_root):
     from wsolx.engine import ConfigError
 
     with pytest.raises(ConfigError, match="cannot subsample: class 0 has 4 images, fewer than the 5 per class"):
-        build_dataset(dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, num_val_sample_per_class=5)),
-                      "val", train=False)
+        build_dataset(
+            dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, num_val_sample_per_class=5)), "val", train=False
+        )
 
 
 # ----------------------------------------------------------------------------- val thresholds
@@ -175,12 +178,23 @@ def test_val_threshold_metrics_by_hand():
 
 def _tiny(root, out, **changes):
     cfg = Config(
-        data=DataConfig(dataset="SYNTH", data_root=str(root), image_size=SIZE, crop_size=SIZE, resize_size=36,
-                        batch_size=6, eval_batch_size=9, num_workers=0),
+        data=DataConfig(
+            dataset="SYNTH",
+            data_root=str(root),
+            image_size=SIZE,
+            crop_size=SIZE,
+            resize_size=36,
+            batch_size=6,
+            eval_batch_size=9,
+            num_workers=0,
+        ),
         model=ModelConfig(arch="vgg_tiny", pooling="tap", method_kwargs={"base_width": 4}),
         optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=2, lr_step=1),
         eval=EvalConfig(variants=["base", "nwc+pas"], cam_curve_interval=0.05),
-        out_dir=str(out), device="cpu", progress=False, eval_every=1,
+        out_dir=str(out),
+        device="cpu",
+        progress=False,
+        eval_every=1,
     )
     return dataclasses.replace(cfg, **changes)
 
@@ -192,8 +206,12 @@ def _manual_box_acc(cfg, ckpt_path, split, variant, threshold):
     model.load_state_dict(load_checkpoint(ckpt_path)["model"])
     model.eval()
     nwc, pas = {"base": (False, False), "nwc+pas": (True, True)}[variant]
-    ev = BoxEvaluator(thresholds=np.atleast_1d(threshold), image_size=SIZE, percentile=cfg.eval.pas_percentile if pas else 100.0,
-                      iou_thresholds=cfg.eval.iou_thresholds)
+    ev = BoxEvaluator(
+        thresholds=np.atleast_1d(threshold),
+        image_size=SIZE,
+        percentile=cfg.eval.pas_percentile if pas else 100.0,
+        iou_thresholds=cfg.eval.iou_thresholds,
+    )
     images = torch.stack([ds[i][0] for i in range(len(ds))])
     labels = torch.tensor(ds.labels)
     with torch.no_grad():

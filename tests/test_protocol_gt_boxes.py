@@ -17,7 +17,9 @@ from PIL import Image
 from wsolx.data import get_dataset, resize_boxes
 
 
-def transcribed_resize_bbox(box: Sequence[int], image_size: Tuple[int, int], new_size: Tuple[int, int]) -> Tuple[int, ...]:
+def transcribed_resize_bbox(
+    box: Sequence[int], image_size: Tuple[int, int], new_size: Tuple[int, int]
+) -> Tuple[int, ...]:
     """The protocol's rule, transcribed: every number to a Python float, ``v * new / old`` left to
     right, then ``int()`` (truncation toward zero)."""
     x0, y0, x1, y1 = (float(v) for v in box)
@@ -103,5 +105,8 @@ def test_dataset_truncates_by_default(tmp_path, size):
     assert tuple(int(v) for v in ds.gt_boxes(0)[0].tolist()) == transcribed_resize_bbox(box, size, (224, 224))
     frac = get_dataset("SYNTH", data, meta, "test", train=False, truncate_boxes=False)
     assert frac.gt_boxes(0, dtype=torch.float64)[0].tolist() == [
-        1 * 224 / size[0], 1 * 224 / size[1], (size[0] - 1) * 224 / size[0], (size[1] - 1) * 224 / size[1]
+        1 * 224 / size[0],
+        1 * 224 / size[1],
+        (size[0] - 1) * 224 / size[0],
+        (size[1] - 1) * 224 / size[1],
     ]

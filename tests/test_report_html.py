@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from wsolx.report import ReportEntry, write_report
-from wsolx.viz.figures import curve_matrix
 from wsolx.report.html import html_table
+from wsolx.viz.figures import curve_matrix
 
 
 def _examples(n: int, variants, size: int = 32):
@@ -34,11 +34,33 @@ def test_write_report_makes_all_files(tmp_path):
     th = np.arange(0, 1, 0.05)
     curve = np.stack([np.linspace(90, 0, th.size), np.linspace(70, 0, th.size), np.linspace(40, 0, th.size)])
     entries = [
-        ReportEntry("CAM", "base", {"MaxBoxAcc": 50.0, "MaxBoxAccV2": 40.0, "GT-known Loc": 30.0,
-                                    "box_acc_curve": curve.tolist(), "PxAP": 55.0}, 80.0, _examples(5, ["base"]), 0.2),
-        ReportEntry("TAP+NWC+PaS", "nwc+pas", {"MaxBoxAcc": 60.0, "MaxBoxAccV2": 45.0, "GT-known Loc": 58.0,
-                                               "box_acc_curve": {0.3: curve[0], 0.5: curve[1], 0.7: curve[2]}},
-                    85.0, _examples(3, ["nwc+pas"]), 0.35),
+        ReportEntry(
+            "CAM",
+            "base",
+            {
+                "MaxBoxAcc": 50.0,
+                "MaxBoxAccV2": 40.0,
+                "GT-known Loc": 30.0,
+                "box_acc_curve": curve.tolist(),
+                "PxAP": 55.0,
+            },
+            80.0,
+            _examples(5, ["base"]),
+            0.2,
+        ),
+        ReportEntry(
+            "TAP+NWC+PaS",
+            "nwc+pas",
+            {
+                "MaxBoxAcc": 60.0,
+                "MaxBoxAccV2": 45.0,
+                "GT-known Loc": 58.0,
+                "box_acc_curve": {0.3: curve[0], 0.5: curve[1], 0.7: curve[2]},
+            },
+            85.0,
+            _examples(3, ["nwc+pas"]),
+            0.35,
+        ),
     ]
     paths = write_report(tmp_path, entries, thresholds=th, title="t", notes=["a note"], settings={"epochs": 2})
     for key in ("html", "metrics", "table", "curves", "cams_cam", "cams_tap_nwc_pas"):
@@ -47,8 +69,14 @@ def test_write_report_makes_all_files(tmp_path):
     assert "figures/box_acc_curves.png" in html and "TAP+NWC+PaS" in html and "a note" in html
     assert '<td class="best">60.00</td>' in html
     metrics = json.loads(paths["metrics"].read_text())
-    assert metrics["table"][0] == {"variant": "CAM", "Top-1 Cls": 80.0, "GT-known Loc": 30.0, "MaxBoxAcc": 50.0,
-                                   "MaxBoxAccV2": 40.0, "PxAP": 55.0}
+    assert metrics["table"][0] == {
+        "variant": "CAM",
+        "Top-1 Cls": 80.0,
+        "GT-known Loc": 30.0,
+        "MaxBoxAcc": 50.0,
+        "MaxBoxAccV2": 40.0,
+        "PxAP": 55.0,
+    }
     assert metrics["variants"]["TAP+NWC+PaS"]["variant"] == "nwc+pas"
     with open(paths["cams_cam"], "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
@@ -74,8 +102,14 @@ def test_empty_report_is_an_error(tmp_path):
 
 def test_report_shows_val_threshold_columns(tmp_path):
     th = np.arange(0, 1, 0.25)
-    m = {"MaxBoxAcc": 50.0, "BoxAcc@val_thr": 47.5, "MaxBoxAccV2": 40.0, "BoxAccV2@val_thr": 36.25,
-         "val_threshold": 0.25, "box_acc_curve": {0.5: [10.0, 50.0, 40.0, 0.0]}}
+    m = {
+        "MaxBoxAcc": 50.0,
+        "BoxAcc@val_thr": 47.5,
+        "MaxBoxAccV2": 40.0,
+        "BoxAccV2@val_thr": 36.25,
+        "val_threshold": 0.25,
+        "box_acc_curve": {0.5: [10.0, 50.0, 40.0, 0.0]},
+    }
     paths = write_report(tmp_path, [ReportEntry("CAM", "base", m, 80.0)], thresholds=th, iou_thresholds=(0.5,))
     html = paths["html"].read_text()
     assert "<th>BoxAcc@val_thr</th>" in html and "<th>BoxAccV2@val_thr</th>" in html

@@ -20,12 +20,11 @@ from wsolx.cli import main
 from wsolx.data import synthetic
 
 SIZE = 32
-COMMON = [
-    "--dataset", "SYNTH", "--mask-dataset", "SYNTH_MASK", "--arch", "vgg_tiny", "--image-size", str(SIZE),
-    "--epochs", "2", "--batch-size", "6", "--workers", "0", "--device", "cpu", "--quiet", "--lr-step", "1",
-    "--set", "eval.cam_curve_interval=0.05", "--set", "model.method_kwargs.base_width=4",
-    "--set", "eval.variants=base,nwc+pas", "--set", "data.resize_size=36",
-]
+COMMON = (
+    f"--dataset SYNTH --mask-dataset SYNTH_MASK --arch vgg_tiny --image-size {SIZE} --epochs 2 --batch-size 6 "
+    "--workers 0 --device cpu --quiet --lr-step 1 --set eval.cam_curve_interval=0.05 "
+    "--set model.method_kwargs.base_width=4 --set eval.variants=base,nwc+pas --set data.resize_size=36"
+).split()
 
 
 def _img_sources(html: str) -> list:
@@ -36,14 +35,55 @@ def _img_sources(html: str) -> list:
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("report_runs")
     data = root / "synth"
-    synthetic.generate(data, num_classes=3, train_per_class=6, val_per_class=3, test_per_class=4, image_size=SIZE,
-                       seed=3, progress=False)
+    synthetic.generate(
+        data,
+        num_classes=3,
+        train_per_class=6,
+        val_per_class=3,
+        test_per_class=4,
+        image_size=SIZE,
+        seed=3,
+        progress=False,
+    )
     tap, gap = root / "tap", root / "gap"
-    assert main(["train", "--data-root", str(data), *COMMON, "--pooling", "tap", "--out", str(tap),
-                 "--report", "--log", "tensorboard,csv", "--log-images-every", "1"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data-root",
+                str(data),
+                *COMMON,
+                "--pooling",
+                "tap",
+                "--out",
+                str(tap),
+                "--report",
+                "--log",
+                "tensorboard,csv",
+                "--log-images-every",
+                "1",
+            ]
+        )
+        == 0
+    )
     # GAP tests best.pt, so metrics.json's 'val' (the best epoch's curves) is the tested checkpoint's.
-    assert main(["train", "--data-root", str(data), *COMMON, "--pooling", "gap", "--out", str(gap),
-                 "--test-checkpoint", "best"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data-root",
+                str(data),
+                *COMMON,
+                "--pooling",
+                "gap",
+                "--out",
+                str(gap),
+                "--test-checkpoint",
+                "best",
+            ]
+        )
+        == 0
+    )
     return {"root": root, "data": data, "tap": tap, "gap": gap}
 
 
@@ -52,8 +92,13 @@ def test_train_report_images_all_exist(runs):
     html = html_path.read_text()
     srcs = _img_sources(html)
     names = {Path(s).name for s in srcs}
-    assert {"box_acc_curves.png", "pxap_curves.png", "training_curves.png", "cams_tap_base.png",
-            "cams_tap_nwc_pas.png"} <= names
+    assert {
+        "box_acc_curves.png",
+        "pxap_curves.png",
+        "training_curves.png",
+        "cams_tap_base.png",
+        "cams_tap_nwc_pas.png",
+    } <= names
     for s in srcs:
         f = html_path.parent / s
         assert f.is_file(), s
@@ -70,8 +115,9 @@ def test_summary_csv_one_row_per_epoch(runs):
     epochs = [r for r in log if r["event"] == "epoch"]
     for row, rec in zip(rows, epochs):
         assert float(row["train_loss"]) == pytest.approx(rec["train_loss"], rel=1e-5)
-        assert float(row["val_base_MaxBoxAccV2"]) == pytest.approx(rec["val"]["variants"]["base"]["MaxBoxAccV2"],
-                                                                   rel=1e-5)
+        assert float(row["val_base_MaxBoxAccV2"]) == pytest.approx(
+            rec["val"]["variants"]["base"]["MaxBoxAccV2"], rel=1e-5
+        )
     assert not (runs["gap"] / "summary.csv").exists()  # only when asked
 
 
@@ -172,8 +218,22 @@ def test_report_reads_extra_columns_and_runs_without_val(runs, tmp_path):
 
 def test_eval_report(runs, tmp_path, capsys):
     out_json = tmp_path / "e.json"
-    assert main(["eval", str(runs["gap"] / "best.pt"), "--variants", "base", "--out", str(out_json),
-                 "--report", str(tmp_path / "er"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                str(runs["gap"] / "best.pt"),
+                "--variants",
+                "base",
+                "--out",
+                str(out_json),
+                "--report",
+                str(tmp_path / "er"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     html = (tmp_path / "er" / "report.html").read_text()
     body = _read_table(html, "Metrics")[1:]
     assert [r[0] for r in body] == ["CAM"]

@@ -47,7 +47,9 @@ def test_deterministic_by_seed(synth, tmp_path):
     again = generate(tmp_path / "again", seed=3, **KW)
     a, b = _files(synth), _files(again)
     assert a.keys() == b.keys() and all(a[k] == b[k] for k in a)  # byte for byte
-    other = generate(tmp_path / "other", seed=4, **{**KW, "train_per_class": 1, "val_per_class": 0, "test_per_class": 0})
+    other = generate(
+        tmp_path / "other", seed=4, **{**KW, "train_per_class": 1, "val_per_class": 0, "test_per_class": 0}
+    )
     c = _files(other)
     first = "images/train/000.red_stripes_circle/train_000_0000.jpg"
     assert c[first] != a[first]
@@ -122,8 +124,22 @@ def test_generate_errors(tmp_path):
 
 def test_cli(tmp_path, capsys):
     root = tmp_path / "cli"
-    args = ["--root", str(root), "--num-classes", "2", "--train-per-class", "1", "--val-per-class", "1",
-            "--test-per-class", "1", "--image-size", "32", "--no-masks", "--quiet"]
+    args = [
+        "--root",
+        str(root),
+        "--num-classes",
+        "2",
+        "--train-per-class",
+        "1",
+        "--val-per-class",
+        "1",
+        "--test-per-class",
+        "1",
+        "--image-size",
+        "32",
+        "--no-masks",
+        "--quiet",
+    ]
     assert main(args) == 0
     assert "wrote" in capsys.readouterr().out
     assert (root / "metadata" / "SYNTH" / "test" / "localization.txt").is_file()

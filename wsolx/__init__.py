@@ -5,8 +5,8 @@ Implements "Rethinking Class Activation Mapping for Weakly Supervised Object Loc
 """
 
 from wsolx._ext import backend, backend_info, has_extension
-from wsolx.ops import MultiBoxes, TAPool, cam, cam_boxes, cam_boxes_both, scoremap_boxes, tap_pool, upsample_scoremaps
 from wsolx.adapters import Localization, localize, swap_pooling
+from wsolx.ops import MultiBoxes, TAPool, cam, cam_boxes, cam_boxes_both, scoremap_boxes, tap_pool, upsample_scoremaps
 
 __version__ = "0.1.0"
 

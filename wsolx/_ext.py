@@ -23,7 +23,7 @@ def _load() -> None:
     except ImportError as exc:
         _load_error = f"wsolx._C could not be imported: {exc}"
         if "undefined symbol" in str(exc) or "version" in str(exc):
-            warnings.warn(f"wsolx: {_load_error}; using the pure-PyTorch fallback")
+            warnings.warn(f"wsolx: {_load_error}; using the pure-PyTorch fallback", stacklevel=2)
 
 
 _load()
@@ -36,9 +36,7 @@ def has_extension() -> bool:
 
 def has_cuda_kernels() -> bool:
     """True when the extension was built with its CUDA kernels."""
-    return _ext is not None and torch._C._dispatch_has_kernel_for_dispatch_key(
-        "wsolx::tap_forward", "CUDA"
-    )
+    return _ext is not None and torch._C._dispatch_has_kernel_for_dispatch_key("wsolx::tap_forward", "CUDA")
 
 
 def backend() -> str:

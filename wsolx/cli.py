@@ -34,14 +34,27 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--resize-size", type=int, help="training resize before the crop (default: crop * 256/224)")
     g.add_argument("--batch-size", type=int, help="per-process batch (default: model default)")
     g.add_argument("--workers", type=int, help="DataLoader workers per process (default 2)")
-    g.add_argument("--num-val-sample-per-class", "--num_val_sample_per_class", dest="num_val_sample_per_class",
-                   type=int, metavar="N", help="validation images kept per class, chosen as the protocol does "
-                   f"(seeded with --seed; default {protocol.NUM_VAL_SAMPLE_PER_CLASS}: all)")
-    g.add_argument("--fractional-gt-boxes", action="store_true", default=None,
-                   help="keep scaled ground-truth boxes fractional (default: truncated as the protocol's resize_bbox)")
-    g.add_argument("--eval-geometry", choices=["protocol", "paper"],
-                   help="protocol: resize to --image-size; paper: resize 256, centre crop 224 as Bae et al.'s code "
-                   f"(default {protocol.EVAL_GEOMETRY})")
+    g.add_argument(
+        "--num-val-sample-per-class",
+        "--num_val_sample_per_class",
+        dest="num_val_sample_per_class",
+        type=int,
+        metavar="N",
+        help="validation images kept per class, chosen as the protocol does "
+        f"(seeded with --seed; default {protocol.NUM_VAL_SAMPLE_PER_CLASS}: all)",
+    )
+    g.add_argument(
+        "--fractional-gt-boxes",
+        action="store_true",
+        default=None,
+        help="keep scaled ground-truth boxes fractional (default: truncated as the protocol's resize_bbox)",
+    )
+    g.add_argument(
+        "--eval-geometry",
+        choices=["protocol", "paper"],
+        help="protocol: resize to --image-size; paper: resize 256, centre crop 224 as Bae et al.'s code "
+        f"(default {protocol.EVAL_GEOMETRY})",
+    )
 
 
 def _bool_value(v: str) -> bool:
@@ -66,15 +79,38 @@ def _iou_percent(v: str) -> float:
 
 def _add_protocol_eval_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("evaluation protocol (wsolevaluation names accepted)")
-    g.add_argument("--cam-curve-interval", "--cam_curve_interval", dest="cam_curve_interval", type=float,
-                   metavar="X", help=f"CAM threshold step of the sweep (default {protocol.CAM_CURVE_INTERVAL})")
-    g.add_argument("--iou-threshold-list", "--iou_threshold_list", dest="iou_threshold_list", type=_iou_percent,
-                   nargs="+", metavar="PCT", help="IoU thresholds of MaxBoxAccV2 in percent (default "
-                   + " ".join(f"{t * 100:g}" for t in protocol.IOU_THRESHOLDS) + ")")
-    g.add_argument("--box-v2-metric", "--box_v2_metric", "--multi-contour-eval", "--multi_contour_eval",
-                   dest="multi_box", type=_bool_value, nargs="?", const=True, metavar="BOOL",
-                   help="MaxBoxAccV2 with the boxes of every contour; false: the largest box only "
-                   f"(default {str(protocol.MULTI_CONTOUR).lower()})")
+    g.add_argument(
+        "--cam-curve-interval",
+        "--cam_curve_interval",
+        dest="cam_curve_interval",
+        type=float,
+        metavar="X",
+        help=f"CAM threshold step of the sweep (default {protocol.CAM_CURVE_INTERVAL})",
+    )
+    g.add_argument(
+        "--iou-threshold-list",
+        "--iou_threshold_list",
+        dest="iou_threshold_list",
+        type=_iou_percent,
+        nargs="+",
+        metavar="PCT",
+        help="IoU thresholds of MaxBoxAccV2 in percent (default "
+        + " ".join(f"{t * 100:g}" for t in protocol.IOU_THRESHOLDS)
+        + ")",
+    )
+    g.add_argument(
+        "--box-v2-metric",
+        "--box_v2_metric",
+        "--multi-contour-eval",
+        "--multi_contour_eval",
+        dest="multi_box",
+        type=_bool_value,
+        nargs="?",
+        const=True,
+        metavar="BOOL",
+        help="MaxBoxAccV2 with the boxes of every contour; false: the largest box only "
+        f"(default {str(protocol.MULTI_CONTOUR).lower()})",
+    )
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
@@ -177,8 +213,10 @@ def _print_metrics(res: Dict[str, Any]) -> str:
     head = f"{res.get('dataset', '')}/{res.get('split', '')}: {res['num_images']} images, Top-1 Cls {res.get('Top-1 Cls', float('nan')):.2f}"
     table = head + "\n" + format_table(rows, cols)
     if any(r.get("BoxAcc@val_thr") is not None for r in rows):
-        table += ("\nMaxBoxAcc / MaxBoxAccV2: best threshold chosen on this split (oracle); "
-                  "BoxAcc@val_thr / BoxAccV2@val_thr: at the threshold chosen on the validation split")
+        table += (
+            "\nMaxBoxAcc / MaxBoxAccV2: best threshold chosen on this split (oracle); "
+            "BoxAcc@val_thr / BoxAccV2@val_thr: at the threshold chosen on the validation split"
+        )
     elif "val_threshold_split" in res and res["val_threshold_split"] is None:
         table += "\nno validation split: only the thresholds chosen on this split (MaxBoxAcc, MaxBoxAccV2) are reported"
     return table
@@ -238,8 +276,14 @@ def _library_versions() -> Dict[str, Any]:
     import torch
 
     out: Dict[str, Any] = {}
-    for mod, key in (("torchvision", "torchvision"), ("numpy", "numpy"), ("cv2", "opencv"),
-                     ("matplotlib", "matplotlib"), ("tensorboard", "tensorboard"), ("yaml", "pyyaml")):
+    for mod, key in (
+        ("torchvision", "torchvision"),
+        ("numpy", "numpy"),
+        ("cv2", "opencv"),
+        ("matplotlib", "matplotlib"),
+        ("tensorboard", "tensorboard"),
+        ("yaml", "pyyaml"),
+    ):
         try:
             out[key] = importlib.import_module(mod).__version__
         except Exception:  # noqa: BLE001 - an absent or broken optional package is reported, not raised
@@ -275,8 +319,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         trainer = Trainer(cfg)
         result = trainer.fit()
         if trainer.is_main:
-            print(f"best epoch {result.best.get('epoch')} ({result.best.get('metric')} "
-                  f"{result.best.get('score', float('nan')):.2f} on {cfg.data.val_split})")
+            print(
+                f"best epoch {result.best.get('epoch')} ({result.best.get('metric')} "
+                f"{result.best.get('score', float('nan')):.2f} on {cfg.data.val_split})"
+            )
             if result.test is not None:
                 print(_print_metrics(result.test))
                 print(f"metrics: {Path(cfg.out_dir) / 'metrics.json'}")
@@ -302,7 +348,11 @@ def cmd_eval(a: argparse.Namespace) -> int:
         raise _UsageError("no variant left after the --nwc/--pas filters")
     try:
         res = evaluate_checkpoint(
-            a.checkpoint, split=a.split, overrides=_overrides_from_args(a), variants=variants, device=a.device,
+            a.checkpoint,
+            split=a.split,
+            overrides=_overrides_from_args(a),
+            variants=variants,
+            device=a.device,
             val_thresholds=not a.no_val_thresholds,
         )
         if is_main_process():
@@ -338,8 +388,14 @@ def cmd_report(a: argparse.Namespace) -> int:
     if a.metadata_root:
         overrides.append(f"data.metadata_root={json.dumps(a.metadata_root)}")
     paths = write_runs_report(
-        runs, a.out, title=a.title, examples=a.examples, scan=a.scan, overlays=not a.no_overlays,
-        device=a.device, overrides=overrides,
+        runs,
+        a.out,
+        title=a.title,
+        examples=a.examples,
+        scan=a.scan,
+        overlays=not a.no_overlays,
+        device=a.device,
+        overrides=overrides,
     )
     print(f"report: {paths['html']}")
     print(f"metrics: {paths['metrics']}")
@@ -350,8 +406,15 @@ def cmd_demo(a: argparse.Namespace) -> int:
     from wsolx.apps.demo import DemoSettings, run_demo
 
     kw = dict(
-        epochs=a.epochs, image_size=a.image_size, num_classes=a.num_classes, train_per_class=a.train_per_class,
-        batch_size=a.batch_size, lr=a.lr, seed=a.seed, device=a.device, examples=a.examples,
+        epochs=a.epochs,
+        image_size=a.image_size,
+        num_classes=a.num_classes,
+        train_per_class=a.train_per_class,
+        batch_size=a.batch_size,
+        lr=a.lr,
+        seed=a.seed,
+        device=a.device,
+        examples=a.examples,
     )
     kw = {k: v for k, v in kw.items() if v is not None}
     s = DemoSettings.quick(**kw) if a.quick else DemoSettings(**kw)
@@ -413,15 +476,30 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--eval-every", type=int, help="validate every N epochs (0: only after the last)")
     g.add_argument("--select-metric", help="validation metric that picks best.pt (default MaxBoxAccV2)")
     g.add_argument("--no-test", action="store_true", help="skip the final test evaluation")
-    g.add_argument("--test-checkpoint", "--eval-checkpoint-type", "--eval_checkpoint_type", dest="test_checkpoint",
-                   choices=["last", "best"], help="checkpoint the final test evaluates "
-                   f"(default {protocol.TEST_CHECKPOINT}, as the protocol)")
+    g.add_argument(
+        "--test-checkpoint",
+        "--eval-checkpoint-type",
+        "--eval_checkpoint_type",
+        dest="test_checkpoint",
+        choices=["last", "best"],
+        help=f"checkpoint the final test evaluates (default {protocol.TEST_CHECKPOINT}, as the protocol)",
+    )
     g.add_argument("--print-config", action="store_true", help="print the resolved config (defaults filled) and exit")
-    g.add_argument("--log", help="extra per-epoch logs, comma list of csv (OUT/summary.csv) and tensorboard "
-                   "(OUT/tensorboard; needs wsolx[tensorboard])")
-    g.add_argument("--log-images-every", type=int, help="TensorBoard CAM overlay grid every N epochs (default 5; 0: none)")
-    g.add_argument("--report", nargs="?", const="", metavar="DIR",
-                   help="write the HTML report at the end (default DIR: OUT/report)")
+    g.add_argument(
+        "--log",
+        help="extra per-epoch logs, comma list of csv (OUT/summary.csv) and tensorboard "
+        "(OUT/tensorboard; needs wsolx[tensorboard])",
+    )
+    g.add_argument(
+        "--log-images-every", type=int, help="TensorBoard CAM overlay grid every N epochs (default 5; 0: none)"
+    )
+    g.add_argument(
+        "--report",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="write the HTML report at the end (default DIR: OUT/report)",
+    )
     _add_run_args(s)
     s.set_defaults(func=cmd_train)
 
@@ -442,10 +520,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--pas-percentile", type=float, help="PaS percentile (default 90)")
     s.add_argument("--pas-threshold", type=float, help="fixed CAM threshold with PaS (default 0.35)")
     s.add_argument("--out", help="JSON output (default: CHECKPOINT_DIR/eval_SPLIT.json)")
-    s.add_argument("--report", nargs="?", const="", metavar="DIR",
-                   help="write the HTML report at the end (default DIR: CHECKPOINT_DIR/report_SPLIT)")
-    s.add_argument("--no-val-thresholds", action="store_true",
-                   help="skip the validation pass that picks the thresholds of BoxAcc@val_thr / BoxAccV2@val_thr")
+    s.add_argument(
+        "--report",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="write the HTML report at the end (default DIR: CHECKPOINT_DIR/report_SPLIT)",
+    )
+    s.add_argument(
+        "--no-val-thresholds",
+        action="store_true",
+        help="skip the validation pass that picks the thresholds of BoxAcc@val_thr / BoxAccV2@val_thr",
+    )
     _add_data_args(s)
     _add_protocol_eval_args(s)
     _add_run_args(s)
@@ -461,14 +547,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("runs", nargs="+", metavar="RUN_DIR", help="`wsolx train --out` folders or `wsolx eval` JSON files")
     s.add_argument("--out", required=True, help="report folder (report.html, metrics.json, figures/)")
     s.add_argument("--title", help="page title")
-    s.add_argument("--examples", type=int, default=8, help="overlay images per variant, half best, half worst (default 8)")
+    s.add_argument(
+        "--examples", type=int, default=8, help="overlay images per variant, half best, half worst (default 8)"
+    )
     s.add_argument("--scan", type=int, default=256, help="test images ranked for the overlays (default 256)")
     s.add_argument("--no-overlays", action="store_true", help="do not re-run the checkpoints")
     s.add_argument("--data-root", help="data folder when it moved since training")
     s.add_argument("--metadata-root", help="metadata folder when it moved since training")
     s.add_argument("--device", default="cpu", help="where the checkpoints run for overlays (default cpu)")
-    s.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="change a stored config field for the overlays (repeatable)")
+    s.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change a stored config field for the overlays (repeatable)",
+    )
     s.set_defaults(func=cmd_report)
 
     s = sub.add_parser(

@@ -40,22 +40,34 @@ def add_eval_maps_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--mask-dataset", help="companion mask data set (rows path,mask_path,ignore_path) for PxAP")
     g.add_argument("--predictions", help="CSV image_id,top1[,top2,...] for Top-1 / Top-5 Loc")
     g = s.add_argument_group("settings")
-    g.add_argument("--preset", choices=["wsolevaluation", "wsolevaluation-cli"],
-                   help="wsolevaluation (default; main.py: MaxBoxAccV2, all contours, interval 0.001) or "
-                   "wsolevaluation-cli (evaluation.py: largest contour, interval 0.01, IoU 50)")
+    g.add_argument(
+        "--preset",
+        choices=["wsolevaluation", "wsolevaluation-cli"],
+        help="wsolevaluation (default; main.py: MaxBoxAccV2, all contours, interval 0.001) or "
+        "wsolevaluation-cli (evaluation.py: largest contour, interval 0.01, IoU 50)",
+    )
     g.add_argument("--cam-curve-interval", type=float, help="threshold step of the sweep")
     g.add_argument("--iou-thresholds", type=float, nargs="+", help="IoU thresholds, e.g. 30 50 70 or 0.3 0.5 0.7")
-    g.add_argument("--multi-contour", dest="multi_contour", action="store_true", default=None,
-                   help="boxes of every contour for the per-IoU curves (MaxBoxAccV2)")
+    g.add_argument(
+        "--multi-contour",
+        dest="multi_contour",
+        action="store_true",
+        default=None,
+        help="boxes of every contour for the per-IoU curves (MaxBoxAccV2)",
+    )
     g.add_argument("--no-multi-contour", dest="multi_contour", action="store_false", help="largest contour only")
-    g.add_argument("--multi-iou", dest="multi_iou", action="store_true", default=None,
-                   help="headline = mean over IoU thresholds")
+    g.add_argument(
+        "--multi-iou", dest="multi_iou", action="store_true", default=None, help="headline = mean over IoU thresholds"
+    )
     g.add_argument("--no-multi-iou", dest="multi_iou", action="store_false", help="headline = accuracy at IoU 50")
     g.add_argument("--fixed-threshold", type=float, help="threshold of GT-known / Top-k Loc (default 0.2)")
     g.add_argument("--percentile", type=float, help="standard value of the box thresholds (100: max, 90: PaS)")
-    g.add_argument("--normalize", choices=["auto", "always", "never"],
-                   help="auto (default): raw CAMs of another size are upsampled + normalised, full-size maps used "
-                   "as saved; always: min-max normalise every map; never: every map must be full-size")
+    g.add_argument(
+        "--normalize",
+        choices=["auto", "always", "never"],
+        help="auto (default): raw CAMs of another size are upsampled + normalised, full-size maps used "
+        "as saved; always: min-max normalise every map; never: every map must be full-size",
+    )
     g = s.add_argument_group("run and output")
     g.add_argument("--batch-size", type=int, default=64, help="maps per batch (default 64)")
     g.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
@@ -86,12 +98,26 @@ def cmd_eval_maps(a: argparse.Namespace) -> int:
     from wsolx.metrics.evaluate_maps import evaluate_scoremaps
 
     res = evaluate_scoremaps(
-        a.scoremap_root, metadata_root=a.metadata_root, dataset=a.dataset, split=a.split,
-        image_size=a.image_size, mask_root=a.mask_root, mask_dataset=a.mask_dataset, preset=a.preset,
-        cam_curve_interval=a.cam_curve_interval, iou_thresholds=_iou_list(a.iou_thresholds),
-        multi_contour=a.multi_contour, multi_iou=a.multi_iou, fixed_threshold=a.fixed_threshold,
-        percentile=a.percentile, normalize=a.normalize, predictions=a.predictions, batch_size=a.batch_size,
-        device=a.device, progress=not a.quiet, workers=a.workers,
+        a.scoremap_root,
+        metadata_root=a.metadata_root,
+        dataset=a.dataset,
+        split=a.split,
+        image_size=a.image_size,
+        mask_root=a.mask_root,
+        mask_dataset=a.mask_dataset,
+        preset=a.preset,
+        cam_curve_interval=a.cam_curve_interval,
+        iou_thresholds=_iou_list(a.iou_thresholds),
+        multi_contour=a.multi_contour,
+        multi_iou=a.multi_iou,
+        fixed_threshold=a.fixed_threshold,
+        percentile=a.percentile,
+        normalize=a.normalize,
+        predictions=a.predictions,
+        batch_size=a.batch_size,
+        device=a.device,
+        progress=not a.quiet,
+        workers=a.workers,
     )
     print(format_result(res))
     if a.out:
@@ -103,10 +129,18 @@ def cmd_eval_maps(a: argparse.Namespace) -> int:
         from wsolx.report import ReportEntry, write_report
 
         st = res["settings"]
-        entry = ReportEntry(label="score maps", variant="maps", metrics=res, top1_cls=res.get("Top-1 Cls"),
-                            fixed_threshold=st["fixed_threshold"])
+        entry = ReportEntry(
+            label="score maps",
+            variant="maps",
+            metrics=res,
+            top1_cls=res.get("Top-1 Cls"),
+            fixed_threshold=st["fixed_threshold"],
+        )
         paths = write_report(
-            a.report, [entry], thresholds=res["thresholds"], iou_thresholds=st["iou_thresholds"],
+            a.report,
+            [entry],
+            thresholds=res["thresholds"],
+            iou_thresholds=st["iou_thresholds"],
             title=f"wsolx eval-maps: {res['dataset']}/{res['split']}",
             intro=f"{res['num_images']} score maps from {a.scoremap_root}.",
             settings={k: v for k, v in st.items()},

@@ -20,8 +20,7 @@ inline bool is_paper_rule(const std::string& box_rule) {
 }
 
 inline void check_resize_input(const at::Tensor& cams, int64_t height, int64_t width) {
-  TORCH_CHECK_VALUE(height >= 1 && width >= 1 && height <= kMaxSide && width <= kMaxSide &&
-                        height * width < kMaxPixels,
+  TORCH_CHECK_VALUE(height >= 1 && width >= 1 && height <= kMaxSide && width <= kMaxSide && height * width < kMaxPixels,
                     "resize_cubic: image_size must be (H, W) with 1 <= H, W <= ", kMaxSide, " and H * W < 2^28, got (",
                     height, ", ", width, ")");
   TORCH_CHECK_VALUE(cams.dim() == 3 && cams.size(1) >= 1 && cams.size(2) >= 1 && cams.size(1) <= kMaxSide &&
@@ -33,8 +32,7 @@ inline void check_resize_input(const at::Tensor& cams, int64_t height, int64_t w
 
 inline void check_cam_boxes_input(const at::Tensor& cams, const at::Tensor& thresholds, int64_t height, int64_t width,
                                   double percentile, const std::string& box_rule) {
-  TORCH_CHECK_VALUE(height >= 1 && width >= 1 && height <= kMaxSide && width <= kMaxSide &&
-                        height * width < kMaxPixels,
+  TORCH_CHECK_VALUE(height >= 1 && width >= 1 && height <= kMaxSide && width <= kMaxSide && height * width < kMaxPixels,
                     "cam_boxes: image_size must be (H, W) with 1 <= H, W <= ", kMaxSide, " and H * W < 2^28, got (",
                     height, ", ", width, ")");
   TORCH_CHECK_VALUE(cams.dim() == 3, "cam_boxes: expected (N, h, w) CAMs, got shape ", cams.sizes());
@@ -52,7 +50,8 @@ inline void check_cam_boxes_input(const at::Tensor& cams, const at::Tensor& thre
   TORCH_CHECK_VALUE(percentile >= 0.0 && percentile <= 100.0, "cam_boxes: percentile must lie in [0, 100], got ",
                     percentile);
   is_paper_rule(box_rule);
-  TORCH_CHECK_VALUE(at::isfinite(thresholds).all().item<bool>(), "cam_boxes: thresholds must be finite (no NaN or inf)");
+  TORCH_CHECK_VALUE(at::isfinite(thresholds).all().item<bool>(),
+                    "cam_boxes: thresholds must be finite (no NaN or inf)");
 }
 
 // Error for a map that normalize=False rejects (status from cubic::normalize_quantize).

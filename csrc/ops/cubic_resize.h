@@ -112,8 +112,8 @@ inline bool cpu_has_avx2() {
 
 // Columns [0, 4 * (W / 4)) of vertical(); returns the number of columns done.
 __attribute__((target("avx2"))) inline int64_t vertical_avx2(const double* r0, const double* r1, const double* r2,
-                                                             const double* r3, const double* w, int64_t W,
-                                                             double* out, MapStats* st) {
+                                                             const double* r3, const double* w, int64_t W, double* out,
+                                                             MapStats* st) {
   const __m256d v0 = _mm256_set1_pd(w[0]), v1 = _mm256_set1_pd(w[1]), v2 = _mm256_set1_pd(w[2]),
                 v3 = _mm256_set1_pd(w[3]);
   __m256d vmn = _mm256_set1_pd(st->mn), vmx = _mm256_set1_pd(st->mx), vnan = _mm256_setzero_pd();
@@ -145,10 +145,10 @@ __attribute__((target("avx2"))) inline int64_t quantize_avx2(const double* s, in
   const __m256d vmn = _mm256_set1_pd(mn), vr = _mm256_set1_pd(range), k255 = _mm256_set1_pd(255.0);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m128i a = _mm256_cvttpd_epi32(
-        _mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(_mm256_loadu_pd(s + i), vmn), vr), k255));
-    const __m128i b = _mm256_cvttpd_epi32(
-        _mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(_mm256_loadu_pd(s + i + 4), vmn), vr), k255));
+    const __m128i a =
+        _mm256_cvttpd_epi32(_mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(_mm256_loadu_pd(s + i), vmn), vr), k255));
+    const __m128i b =
+        _mm256_cvttpd_epi32(_mm256_mul_pd(_mm256_div_pd(_mm256_sub_pd(_mm256_loadu_pd(s + i + 4), vmn), vr), k255));
     const __m128i p = _mm_packs_epi32(a, b);
     _mm_storel_epi64(reinterpret_cast<__m128i*>(q + i), _mm_packus_epi16(p, p));
   }
@@ -170,10 +170,10 @@ WSOLX_HD inline void vertical(const double* r0, const double* r1, const double* 
   const __m128d v0 = _mm_set1_pd(w0), v1 = _mm_set1_pd(w1), v2 = _mm_set1_pd(w2), v3 = _mm_set1_pd(w3);
   __m128d vmn = _mm_set1_pd(mn), vmx = _mm_set1_pd(mx), vnan = _mm_setzero_pd();
   for (; x + 2 <= W; x += 2) {
-    const __m128d v = _mm_add_pd(_mm_add_pd(_mm_add_pd(_mm_mul_pd(_mm_loadu_pd(r0 + x), v0),
-                                                       _mm_mul_pd(_mm_loadu_pd(r1 + x), v1)),
-                                            _mm_mul_pd(_mm_loadu_pd(r2 + x), v2)),
-                                 _mm_mul_pd(_mm_loadu_pd(r3 + x), v3));
+    const __m128d v =
+        _mm_add_pd(_mm_add_pd(_mm_add_pd(_mm_mul_pd(_mm_loadu_pd(r0 + x), v0), _mm_mul_pd(_mm_loadu_pd(r1 + x), v1)),
+                              _mm_mul_pd(_mm_loadu_pd(r2 + x), v2)),
+                   _mm_mul_pd(_mm_loadu_pd(r3 + x), v3));
     _mm_storeu_pd(out + x, v);
     vnan = _mm_or_pd(vnan, _mm_cmpunord_pd(v, v));
     vmn = _mm_min_pd(vmn, v);

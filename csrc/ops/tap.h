@@ -9,6 +9,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+
 #include <cmath>
 #include <vector>
 
@@ -25,15 +26,12 @@ inline at::MemoryFormat tap_layout(const at::Tensor& x) {
 }
 
 inline void check_tap_input(const at::Tensor& x, double theta) {
-  TORCH_CHECK(x.dim() == 4, "tap: expected a 4-D (B, C, H, W) tensor, got ", x.dim(), "-D with shape ",
-              x.sizes());
+  TORCH_CHECK(x.dim() == 4, "tap: expected a 4-D (B, C, H, W) tensor, got ", x.dim(), "-D with shape ", x.sizes());
   TORCH_CHECK(at::isFloatingType(x.scalar_type()),
-              "tap: expected a floating point tensor (float16, bfloat16, float32, float64), got ",
-              x.scalar_type());
-  TORCH_CHECK(std::isfinite(theta) && theta >= 0.0 && theta <= 1.0, "tap: theta must lie in [0, 1], got ",
-              theta);
-  TORCH_CHECK(x.numel() == 0 || x.size(2) * x.size(3) > 0,
-              "tap: the spatial size H*W must be at least 1, got ", x.sizes());
+              "tap: expected a floating point tensor (float16, bfloat16, float32, float64), got ", x.scalar_type());
+  TORCH_CHECK(std::isfinite(theta) && theta >= 0.0 && theta <= 1.0, "tap: theta must lie in [0, 1], got ", theta);
+  TORCH_CHECK(x.numel() == 0 || x.size(2) * x.size(3) > 0, "tap: the spatial size H*W must be at least 1, got ",
+              x.sizes());
 }
 
 // Packed keep mask saved by the forward, one bit per element, rows padded to whole bytes so that
@@ -58,9 +56,7 @@ inline void check_tap_backward(const at::Tensor& grad, const at::Tensor& mask, c
               "tap_backward: all tensors must be on the same device");
 }
 
-inline at::ScalarType tap_acc_type(at::ScalarType t) {
-  return t == at::kDouble ? at::kDouble : at::kFloat;
-}
+inline at::ScalarType tap_acc_type(at::ScalarType t) { return t == at::kDouble ? at::kDouble : at::kFloat; }
 
 }  // namespace ops
 }  // namespace wsolx

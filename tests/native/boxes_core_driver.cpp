@@ -64,7 +64,8 @@ int main(int argc, char** argv) {
     std::vector<std::vector<Box>> groups(static_cast<size_t>(T));
     Collect emit{&groups};
     wsolx::boxes::MapBoxes<Collect> map(H, W, aligned, jorder.data(), tables, strides, emit);
-    const int status = map.quantize_cam(maps.data() + static_cast<size_t>(n) * h * w, h, w, tx.data(), ty.data(), normalize);
+    const int status =
+        map.quantize_cam(maps.data() + static_cast<size_t>(n) * h * w, h, w, tx.data(), ty.data(), normalize);
     if (status != wsolx::cubic::kQuantizeOk) {
       fprintf(stderr, "map %d: bad score map (status %d)\n", n, status);
       return 7;

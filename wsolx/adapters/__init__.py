@@ -14,5 +14,12 @@ from wsolx.adapters.localize import Localization, localize
 from wsolx.adapters.pooling import PoolAdapter, find_global_pool, swap_pooling
 from wsolx.adapters.resolve import CAMParts, resolve_cam_parts
 
-__all__ = ["Localization", "localize", "swap_pooling", "find_global_pool", "PoolAdapter", "CAMParts",
-           "resolve_cam_parts"]
+__all__ = [
+    "Localization",
+    "localize",
+    "swap_pooling",
+    "find_global_pool",
+    "PoolAdapter",
+    "CAMParts",
+    "resolve_cam_parts",
+]

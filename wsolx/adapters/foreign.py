@@ -66,8 +66,10 @@ def _create(arch: str) -> nn.Module:
         try:
             return torchvision.models.get_model(name, weights=None)
         except ValueError:
-            raise ValueError(f"unknown torchvision model {name!r} (from --arch {arch}); "
-                             f"e.g. {', '.join(torchvision.models.list_models()[:6])}, ...") from None
+            raise ValueError(
+                f"unknown torchvision model {name!r} (from --arch {arch}); "
+                f"e.g. {', '.join(torchvision.models.list_models()[:6])}, ..."
+            ) from None
     try:
         import timm
     except ImportError:
@@ -182,9 +184,8 @@ def build_foreign_model(
     else:
         setattr(parent, attr, new)
     if pooling == "tap":
-        from wsolx.ops.tap import TAPool
-
         from wsolx.models.defaults import default_tap_theta
+        from wsolx.ops.tap import TAPool
 
         swap_pooling(model, TAPool(default_tap_theta(arch) if tap_theta is None else tap_theta))
     return ForeignCAMModel(model, arch)

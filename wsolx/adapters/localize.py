@@ -81,19 +81,24 @@ def localize(
     weight = parts.classifier.weight
     if not isinstance(feats, Tensor) or feats.dim() != 4:
         shape = tuple(feats.shape) if isinstance(feats, Tensor) else type(feats).__name__
-        raise ValueError(f"localize: {type(model).__name__}'s feature map must be (B, K, h, w), got {shape} "
-                         "(a model without a spatial feature map, e.g. a ViT's tokens, has no CAM)")
+        raise ValueError(
+            f"localize: {type(model).__name__}'s feature map must be (B, K, h, w), got {shape} "
+            "(a model without a spatial feature map, e.g. a ViT's tokens, has no CAM)"
+        )
     if weight.size(1) != feats.size(1):
-        raise ValueError(f"localize: the classifier takes {weight.size(1)} inputs but the feature map has "
-                         f"{feats.size(1)} channels (a projection between pooling and classifier: no CAM)")
+        raise ValueError(
+            f"localize: the classifier takes {weight.size(1)} inputs but the feature map has "
+            f"{feats.size(1)} channels (a projection between pooling and classifier: no CAM)"
+        )
     logits = parts.head(feats)
     if labels is None:
         labels = logits.argmax(dim=1)
     else:
         labels = torch.as_tensor(labels, device=feats.device)
         if labels.dim() != 1 or labels.size(0) != feats.size(0) or labels.dtype.is_floating_point:
-            raise ValueError(f"localize: labels must be ({feats.size(0)},) integers, got {tuple(labels.shape)} "
-                             f"{labels.dtype}")
+            raise ValueError(
+                f"localize: labels must be ({feats.size(0)},) integers, got {tuple(labels.shape)} {labels.dtype}"
+            )
         if validate and (bool((labels < 0).any()) or bool((labels >= weight.size(0)).any())):
             raise ValueError(f"localize: labels must lie in [0, {weight.size(0)}), got {labels.tolist()}")
         labels = labels.to(torch.int64)

@@ -29,11 +29,12 @@ from wsolx.engine.evaluator import collect_examples, variant_settings
 from wsolx.engine.logging import RunLogger, format_table
 from wsolx.engine.trainer import Trainer
 from wsolx.models.defaults import default_tap_theta
+from wsolx.report.builder import TABLE_COLUMNS
 
 __all__ = ["DemoSettings", "run_demo", "demo_configs", "DEMO_COLUMNS"]
 
-DEMO_COLUMNS = ["Top-1 Cls", "GT-known Loc", "Top-1 Loc", "MaxBoxAcc", "BoxAcc@val_thr", "MaxBoxAccV2",
-                "BoxAccV2@val_thr", "PxAP"]
+#: Columns of the demo's table: the report's.
+DEMO_COLUMNS = TABLE_COLUMNS
 
 
 @dataclass
@@ -77,14 +78,30 @@ class DemoSettings:
     @classmethod
     def quick(cls, **overrides: Any) -> "DemoSettings":
         """CI smoke sizes (about a minute): fewer images and epochs, smaller inputs."""
-        base = dict(epochs=3, image_size=48, num_classes=4, train_per_class=24, val_per_class=3, test_per_class=5,
-                    batch_size=16, examples=4)
+        base = dict(
+            epochs=3,
+            image_size=48,
+            num_classes=4,
+            train_per_class=24,
+            val_per_class=3,
+            test_per_class=5,
+            batch_size=16,
+            examples=4,
+        )
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
     def validate(self) -> "DemoSettings":
-        for name in ("epochs", "image_size", "num_classes", "train_per_class", "val_per_class", "test_per_class",
-                     "batch_size", "examples"):
+        for name in (
+            "epochs",
+            "image_size",
+            "num_classes",
+            "train_per_class",
+            "val_per_class",
+            "test_per_class",
+            "batch_size",
+            "examples",
+        ):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"demo: {name} must be a positive integer, got {v!r}")
@@ -203,8 +220,10 @@ def run_demo(settings: Optional[DemoSettings] = None) -> Dict[str, Any]:
     test_set = None
     indices: List[int] = []
     for name, cfg in cfgs.items():
-        logger.info(f"demo: training {labels[name]} ({cfg.model.arch}, {cfg.model.pooling.upper()} pooling, "
-                    f"{cfg.optim.epochs} epochs, {s.image_size}px)")
+        logger.info(
+            f"demo: training {labels[name]} ({cfg.model.arch}, {cfg.model.pooling.upper()} pooling, "
+            f"{cfg.optim.epochs} epochs, {s.image_size}px)"
+        )
         t0 = time.time()
         trainer = Trainer(cfg)
         result = trainer.fit()
@@ -236,8 +255,12 @@ def run_demo(settings: Optional[DemoSettings] = None) -> Dict[str, Any]:
     ev = cfgs["cam"].eval
     runtime = time.time() - t_start
     names = json.loads((out / "data" / "synth_info.json").read_text()).get("class_names")
-    settings_view = {**dataclasses.asdict(s), "data_seconds": round(t_data, 1),
-                     "train_seconds": {k: v["seconds"] for k, v in runs.items()}, "total_seconds": round(runtime, 1)}
+    settings_view = {
+        **dataclasses.asdict(s),
+        "data_seconds": round(t_data, 1),
+        "train_seconds": {k: v["seconds"] for k, v in runs.items()},
+        "total_seconds": round(runtime, 1),
+    }
     paths = write_report(
         out,
         entries,
@@ -263,11 +286,19 @@ def run_demo(settings: Optional[DemoSettings] = None) -> Dict[str, Any]:
             f"Total run time {runtime / 60:.1f} min on {torch.get_num_threads()} CPU thread(s).",
         ],
         settings=settings_view,
-        extra={"runs": {k: {kk: vv for kk, vv in v.items() if kk != "test"} for k, v in runs.items()},
-               "settings": settings_view},
+        extra={
+            "runs": {k: {kk: vv for kk, vv in v.items() if kk != "test"} for k, v in runs.items()},
+            "settings": settings_view,
+        },
         class_names=names,
     )
     runtime = time.time() - t_start
     logger.log("demo", rows=rows, runtime_s=round(runtime, 1), report=str(paths["html"]))
-    return {"rows": rows, "table": table, "report": paths["html"], "metrics": paths["metrics"],
-            "runtime_s": runtime, "runs": runs}
+    return {
+        "rows": rows,
+        "table": table,
+        "report": paths["html"],
+        "metrics": paths["metrics"],
+        "runtime_s": runtime,
+        "runs": runs,
+    }

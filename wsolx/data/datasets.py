@@ -24,9 +24,9 @@ from PIL import Image
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from wsolx.data.geometry import EVAL_GEOMETRIES, paper_boxes, paper_eval_transform, paper_far_corner_offset, paper_mask
 from wsolx.data.metadata import MetadataError, WSOLMetadata, canonical_split, load_metadata
 from wsolx.data.subsample import subsample_metadata
-from wsolx.data.geometry import EVAL_GEOMETRIES, paper_boxes, paper_eval_transform, paper_far_corner_offset, paper_mask
 from wsolx.data.transforms import eval_transform, resize_boxes, resize_mask_nearest, train_transform
 from wsolx.errors import DataError
 
@@ -102,8 +102,10 @@ def _to_8bit(img: Image.Image, path: Path) -> Image.Image:
     lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
     if mode == "F":
         if not (np.isfinite(a).all() and lo >= 0.0 and hi <= 1.0):
-            raise DataError(f"{path}: float image (mode F) with values in [{lo:g}, {hi:g}]; "
-                            "wsolx reads float images only with values in [0, 1]")
+            raise DataError(
+                f"{path}: float image (mode F) with values in [{lo:g}, {hi:g}]; "
+                "wsolx reads float images only with values in [0, 1]"
+            )
         scaled = a * 255.0
     else:
         if lo < 0 or hi > 65535:
@@ -123,8 +125,9 @@ def _open_8bit(path: Path, what: str, image_id: str, mode: str) -> Image.Image:
     except DataError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"cannot read {what} file {path} (image id {image_id!r}; truncated, corrupt or "
-                        f"not an image): {exc}") from None
+        raise DataError(
+            f"cannot read {what} file {path} (image id {image_id!r}; truncated, corrupt or not an image): {exc}"
+        ) from None
 
 
 def _rgb(path: Path, image_id: str) -> Image.Image:
@@ -258,12 +261,20 @@ class WSOLDataset(Dataset):
         index = self._check_index(index)
         boxes = self.metadata.boxes[self.image_ids[index]]
         if self.eval_geometry == "paper":
-            return paper_boxes(boxes, self.original_size(index), self.resize_size, self.image_size,
-                               paper_far_corner_offset(self.name), dtype)
+            return paper_boxes(
+                boxes,
+                self.original_size(index),
+                self.resize_size,
+                self.image_size,
+                paper_far_corner_offset(self.name),
+                dtype,
+            )
         size = (self.image_size, self.image_size)
         return resize_boxes(boxes, self.original_size(index), size, dtype, truncate=self.truncate_boxes)
 
-    def gt_boxes_batch(self, indices: Union[Sequence[int], Tensor], dtype: torch.dtype = torch.float32) -> Tuple[Tensor, Tensor]:
+    def gt_boxes_batch(
+        self, indices: Union[Sequence[int], Tensor], dtype: torch.dtype = torch.float32
+    ) -> Tuple[Tensor, Tensor]:
         """Padded boxes of several images: ``(B, G_max, 4)`` and the ``(B,)`` int64 counts."""
         idx = [int(i) for i in (indices.tolist() if isinstance(indices, Tensor) else indices)]
         boxes = [self.gt_boxes(i, dtype) for i in idx]

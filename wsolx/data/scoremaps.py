@@ -131,7 +131,9 @@ def iter_scoremaps(
 
         def load(image_id: str) -> ScoremapItem:
             path = root / f"{image_id}.npy"
-            return ScoremapItem(image_id, check_scoremap(_load_npy(path, image_id, where(image_id)), str(path)), str(path))
+            return ScoremapItem(
+                image_id, check_scoremap(_load_npy(path, image_id, where(image_id)), str(path)), str(path)
+            )
 
         if workers <= 0:
             for image_id in image_ids:
@@ -170,7 +172,9 @@ def iter_scoremaps(
         try:
             image_id, value = pair
         except (TypeError, ValueError):
-            raise DataError(f"score map item {k}: expected an (image_id, array) pair, got {type(pair).__name__}") from None
+            raise DataError(
+                f"score map item {k}: expected an (image_id, array) pair, got {type(pair).__name__}"
+            ) from None
         image_id = str(image_id)
         if image_id not in known:
             raise DataError(f"score map item {k}: image id {image_id!r} is not in {ids_file}")

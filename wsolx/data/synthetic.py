@@ -181,7 +181,9 @@ def _background(rng: np.random.Generator, size: int) -> Image.Image:
             cx, cy = rng.uniform(0, s, 2)
             rx, ry = rng.uniform(0.05 * s, 0.4 * s, 2)
             a0 = float(rng.uniform(0, 360))
-            draw.arc([cx - rx, cy - ry, cx + rx, cy + ry], a0, a0 + float(rng.uniform(60, 300)), fill=colour, width=width)
+            draw.arc(
+                [cx - rx, cy - ry, cx + rx, cy + ry], a0, a0 + float(rng.uniform(60, 300)), fill=colour, width=width
+            )
     # A few small untextured blobs (not objects: no texture, random colour).
     for _ in range(int(rng.integers(0, 3))):
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))

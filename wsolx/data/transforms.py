@@ -58,9 +58,7 @@ def train_transform(resize_size: int = 256, crop_size: int = 224) -> T.Compose:
 def eval_transform(image_size: int = 224) -> T.Compose:
     """PIL image -> ``(3, image_size, image_size)`` float32 tensor (resize, no crop)."""
     image_size = _check_size("image_size", image_size)
-    return T.Compose(
-        [T.Resize((image_size, image_size)), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
-    )
+    return T.Compose([T.Resize((image_size, image_size)), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
 def resize_boxes(

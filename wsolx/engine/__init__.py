@@ -8,6 +8,7 @@ Public API::
     save_checkpoint / load_checkpoint          init_distributed / ShardSampler
 """
 
+from wsolx.engine.builders import build_dataset, build_model, resolve_defaults
 from wsolx.engine.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from wsolx.engine.config import (
     SELECT_METRICS,
@@ -20,10 +21,9 @@ from wsolx.engine.config import (
     OptimConfig,
     load_config,
 )
-from wsolx.engine.builders import build_dataset, build_model, resolve_defaults
 from wsolx.engine.distributed import DistInfo, ShardSampler, cleanup_distributed, init_distributed
-from wsolx.engine.evaluator import collect_examples, evaluate, variant_settings
 from wsolx.engine.eval_runs import evaluate_checkpoint, evaluate_split
+from wsolx.engine.evaluator import collect_examples, evaluate, variant_settings
 from wsolx.engine.logging import RunLogger, format_table, read_jsonl
 from wsolx.engine.optim import build_optimizer, build_scheduler
 from wsolx.engine.trainer import Trainer, TrainResult, train

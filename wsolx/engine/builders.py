@@ -14,7 +14,15 @@ from torch import nn
 
 from wsolx.engine.config import Config, ConfigError
 
-__all__ = ["resolve_defaults", "model_defaults", "build_dataset", "build_model", "check_model_names", "check_input_sizes"]
+__all__ = [
+    "resolve_defaults",
+    "model_defaults",
+    "build_dataset",
+    "build_model",
+    "check_model_names",
+    "check_input_sizes",
+]
+
 
 def model_defaults(arch: str, method: str = "cam", dataset: str = "CUB", profile: str = "protocol") -> Dict[str, Any]:
     """Training defaults from :func:`wsolx.models.get_defaults`.
@@ -37,8 +45,10 @@ def model_defaults(arch: str, method: str = "cam", dataset: str = "CUB", profile
         return get_defaults(arch, method, ds, profile)
     except (KeyError, ValueError) as exc:
         msg = _reason(exc)
-        raise ConfigError(f"no training defaults for {arch!r}/{method!r} on {ds!r} ({profile}): {msg}; "
-                          "set optim.lr, optim.weight_decay, optim.epochs explicitly") from None
+        raise ConfigError(
+            f"no training defaults for {arch!r}/{method!r} on {ds!r} ({profile}): {msg}; "
+            "set optim.lr, optim.weight_decay, optim.epochs explicitly"
+        ) from None
 
 
 def resolve_defaults(cfg: Config) -> Config:
@@ -75,8 +85,9 @@ def resolve_defaults(cfg: Config) -> Config:
         o,
         lr=_as_float(pick(o.lr, "lr", "optim.lr")),
         new_lr_ratio=_as_float(pick(o.new_lr_ratio, "new_lr_ratio", "optim.new_lr_ratio")),
-        pretrained_grad_scale=_as_float(pick(o.pretrained_grad_scale, "pretrained_grad_scale",
-                                             "optim.pretrained_grad_scale")),
+        pretrained_grad_scale=_as_float(
+            pick(o.pretrained_grad_scale, "pretrained_grad_scale", "optim.pretrained_grad_scale")
+        ),
         momentum=_as_float(pick(o.momentum, "momentum", "optim.momentum")),
         nesterov=pick(o.nesterov, "nesterov", "optim.nesterov"),
         weight_decay=_as_float(pick(o.weight_decay, "weight_decay", "optim.weight_decay")),
@@ -91,17 +102,22 @@ def resolve_defaults(cfg: Config) -> Config:
     model = dataclasses.replace(
         m,
         tap_theta=_as_float(pick(m.tap_theta, "tap_theta", "model.tap_theta")),
-        large_feature_map=bool(pick(m.large_feature_map, "large_feature_map", "model.large_feature_map",
-                                    required=False)),
+        large_feature_map=bool(
+            pick(m.large_feature_map, "large_feature_map", "model.large_feature_map", required=False)
+        ),
         method_kwargs=method_kwargs,
     )
     bs = pick(dc.batch_size, "batch_size", "data.batch_size")
-    data = dataclasses.replace(dc, batch_size=bs, eval_batch_size=bs if dc.eval_batch_size is None else dc.eval_batch_size)
+    data = dataclasses.replace(
+        dc, batch_size=bs, eval_batch_size=bs if dc.eval_batch_size is None else dc.eval_batch_size
+    )
     resolved = dataclasses.replace(cfg, optim=optim, model=model, data=data).validate()
     if missing:
         sets = " ".join(f"--set {n}=..." for n in missing)
-        raise ConfigError(f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no default for {m.arch!r} "
-                          f"on {dc.dataset!r}; set {'it' if len(missing) == 1 else 'them'} ({sets})")
+        raise ConfigError(
+            f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no default for {m.arch!r} "
+            f"on {dc.dataset!r}; set {'it' if len(missing) == 1 else 'them'} ({sets})"
+        )
     return resolved
 
 
@@ -124,8 +140,10 @@ def check_model_names(cfg: Config) -> None:
 
     if is_foreign_arch(cfg.model.arch):  # tv:NAME / timm:NAME, resolved when the model is built
         if cfg.model.method != "cam":
-            raise ConfigError(f"model.arch {cfg.model.arch!r} (torchvision / timm) trains with method 'cam' only, "
-                              f"got {cfg.model.method!r}")
+            raise ConfigError(
+                f"model.arch {cfg.model.arch!r} (torchvision / timm) trains with method 'cam' only, "
+                f"got {cfg.model.method!r}"
+            )
         return
     archs = models.list_models()
     if cfg.model.arch not in archs:
@@ -162,7 +180,9 @@ def build_dataset(cfg: Config, split: str, *, train: bool, dataset: Optional[str
             resize_size=cfg.data.resize_size,
             truncate_boxes=not cfg.data.fractional_gt_boxes,
             eval_geometry=cfg.data.eval_geometry,
-            num_sample_per_class=cfg.data.num_val_sample_per_class if (split == cfg.data.val_split and not train) else 0,
+            num_sample_per_class=cfg.data.num_val_sample_per_class
+            if (split == cfg.data.val_split and not train)
+            else 0,
             sample_seed=cfg.seed,
         )
     except (FileNotFoundError, KeyError, ValueError) as exc:
@@ -213,8 +233,9 @@ def build_model(cfg: Config, num_classes: int) -> nn.Module:
 
     if is_foreign_arch(m.arch):
         try:
-            return build_foreign_model(m.arch, num_classes=num_classes, pooling=m.pooling, tap_theta=m.tap_theta,
-                                       weights=m.weights or None)
+            return build_foreign_model(
+                m.arch, num_classes=num_classes, pooling=m.pooling, tap_theta=m.tap_theta, weights=m.weights or None
+            )
         except (ValueError, TypeError, FileNotFoundError) as exc:
             raise ConfigError(f"cannot build model {m.arch!r}: {exc.args[0] if exc.args else exc}") from exc
     try:

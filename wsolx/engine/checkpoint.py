@@ -68,8 +68,13 @@ def unwrap_model(model: nn.Module) -> nn.Module:
 def rng_state() -> Dict[str, Any]:
     """The state of the Python, NumPy, torch CPU and CUDA generators, as plain data."""
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    numpy_state = [name, torch.from_numpy(np.asarray(keys, dtype=np.uint32).astype(np.int64)), int(pos),
-                   int(has_gauss), float(cached)]
+    numpy_state = [
+        name,
+        torch.from_numpy(np.asarray(keys, dtype=np.uint32).astype(np.int64)),
+        int(pos),
+        int(has_gauss),
+        float(cached),
+    ]
     state = {"python": random.getstate(), "numpy": numpy_state, "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
@@ -141,8 +146,11 @@ def save_checkpoint(
 # ---------------------------------------------------------------------------- integrity
 def non_finite_tensors(state: Dict[str, Any]) -> list:
     """Names of the floating-point tensors of a state dict that hold NaN or infinity."""
-    return [k for k, v in state.items()
-            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    return [
+        k
+        for k, v in state.items()
+        if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(torch.isfinite(v).all())
+    ]
 
 
 # ---------------------------------------------------------------------------- files
@@ -234,5 +242,3 @@ def load_checkpoint(path: Union[str, Path], map_location: Union[str, torch.devic
                 f"checkpoint {str(p)!r} is corrupt: its content does not match the stored SHA-256 checksum"
             )
     return ckpt
-
-

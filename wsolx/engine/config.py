@@ -299,9 +299,7 @@ class Config:
         _positive_int("data.crop_size", d.crop_size, optional=True)
         _positive_int("data.resize_size", d.resize_size, optional=True)
         if d.crop_size is not None and d.resize_size is not None and d.crop_size > d.resize_size:
-            raise ConfigError(
-                f"data.crop_size ({d.crop_size}) must not exceed data.resize_size ({d.resize_size})"
-            )
+            raise ConfigError(f"data.crop_size ({d.crop_size}) must not exceed data.resize_size ({d.resize_size})")
         _positive_int("data.batch_size", d.batch_size, optional=True)
         _positive_int("data.eval_batch_size", d.eval_batch_size, optional=True)
         _nonneg_int("data.num_workers", d.num_workers)
@@ -341,9 +339,7 @@ class Config:
             if v not in VARIANTS:
                 raise ConfigError(f"eval.variants: unknown variant {v!r}; choose from {sorted(VARIANTS)}")
         if e.select_variant not in e.variants:
-            raise ConfigError(
-                f"eval.select_variant {e.select_variant!r} must be one of eval.variants {e.variants}"
-            )
+            raise ConfigError(f"eval.select_variant {e.select_variant!r} must be one of eval.variants {e.variants}")
         if e.select_metric not in SELECT_METRICS and not e.select_metric.startswith(("MaxBoxAccV2@", "GT-known Loc@")):
             raise ConfigError(
                 f"eval.select_metric {e.select_metric!r} is not a metric; choose from {list(SELECT_METRICS)}"
@@ -385,15 +381,11 @@ class Config:
             raise ConfigError(f"data.data_root {d.data_root!r} does not exist or is not a folder")
         meta = d.resolved_metadata_root()
         if not os.path.isdir(meta):
-            raise ConfigError(
-                f"metadata folder {meta!r} does not exist (set data.metadata_root / --metadata-root)"
-            )
+            raise ConfigError(f"metadata folder {meta!r} does not exist (set data.metadata_root / --metadata-root)")
         ds_meta = os.path.join(meta, d.dataset)
         if not os.path.isdir(ds_meta):
             found = sorted(p for p in os.listdir(meta) if os.path.isdir(os.path.join(meta, p)))
-            raise ConfigError(
-                f"no metadata for data set {d.dataset!r} under {meta!r} (found: {found or 'nothing'})"
-            )
+            raise ConfigError(f"no metadata for data set {d.dataset!r} under {meta!r} (found: {found or 'nothing'})")
         if self.model.weights and not os.path.isfile(self.model.weights):
             raise ConfigError(f"model.weights {self.model.weights!r} is not a file")
 
@@ -650,9 +642,7 @@ def _nonneg_float(key: str, v: float) -> None:
         raise ConfigError(f"{key} must be a non-negative number, got {v!r}")
 
 
-def _in_range(
-    key: str, v: float, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False
-) -> None:
+def _in_range(key: str, v: float, lo: float, hi: float, *, lo_open: bool = False, hi_open: bool = False) -> None:
     ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     if ok:
         ok = (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)

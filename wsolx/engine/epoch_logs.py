@@ -137,7 +137,12 @@ class TensorBoardLog:
         ``images_every`` epochs, the ``(B, 3, H, W)`` uint8 grid that ``overlays()`` returns."""
         step = int(rec["epoch"])
         w = self.writer
-        names = {"train_loss": "train/loss", "train_acc": "train/acc", "lr": "train/lr", "epoch_time": "train/epoch_time"}
+        names = {
+            "train_loss": "train/loss",
+            "train_acc": "train/acc",
+            "lr": "train/lr",
+            "epoch_time": "train/epoch_time",
+        }
         for k, v in flatten_epoch(rec).items():
             if k == "epoch":
                 continue
@@ -169,7 +174,7 @@ def _val_tag(key: str, val: Optional[Mapping[str, Any]]) -> str:
     """``nwc+pas_MaxBoxAccV2`` -> ``val/nwc+pas/MaxBoxAccV2``."""
     for v in sorted((val or {}).get("variants") or {}, key=len, reverse=True):
         if key.startswith(v + "_"):
-            return f"val/{v}/{key[len(v) + 1:]}"
+            return f"val/{v}/{key[len(v) + 1 :]}"
     return f"val/{key}"
 
 
@@ -204,10 +209,16 @@ class EpochLogs:
     ) -> None:
         out = Path(out_dir)
         self.csv = CSVSummary(out / "summary.csv", start_epoch) if "csv" in names else None
-        self.tb = TensorBoardLog(out / "tensorboard", start_epoch, images_every, epochs) if "tensorboard" in names else None
+        self.tb = (
+            TensorBoardLog(out / "tensorboard", start_epoch, images_every, epochs) if "tensorboard" in names else None
+        )
 
-    def log(self, rec: Mapping[str, Any], val: Optional[Mapping[str, Any]] = None,
-            overlays: Optional[Callable[[], Any]] = None) -> None:
+    def log(
+        self,
+        rec: Mapping[str, Any],
+        val: Optional[Mapping[str, Any]] = None,
+        overlays: Optional[Callable[[], Any]] = None,
+    ) -> None:
         if self.csv is not None:
             self.csv.log(rec)
         if self.tb is not None:

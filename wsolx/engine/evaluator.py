@@ -58,7 +58,13 @@ class VariantMetrics:
     """The metric accumulators of one variant (boxes, and masks when available)."""
 
     def __init__(
-        self, variant: str, cfg: EvalConfig, image_size: Tuple[int, int], boxes: bool, masks: bool, device: torch.device,
+        self,
+        variant: str,
+        cfg: EvalConfig,
+        image_size: Tuple[int, int],
+        boxes: bool,
+        masks: bool,
+        device: torch.device,
         geometry: str = "protocol",
     ):
         from wsolx.metrics import BoxEvaluator, MaskEvaluator
@@ -122,8 +128,9 @@ class VariantMetrics:
         return out
 
 
-def _paper_fixed(geometry: str, boxes: bool, threshold: float, percentile: float, image_size: Tuple[int, int],
-                 device: torch.device) -> Any:
+def _paper_fixed(
+    geometry: str, boxes: bool, threshold: float, percentile: float, image_size: Tuple[int, int], device: torch.device
+) -> Any:
     """A :class:`wsolx.metrics.paper_loc.PaperFixedLocalization` for the paper geometry, else ``None``."""
     if geometry != "paper" or not boxes:
         return None
@@ -132,8 +139,10 @@ def _paper_fixed(geometry: str, boxes: bool, threshold: float, percentile: float
     from wsolx.metrics.paper_loc import PaperFixedLocalization
 
     if not supports_box_rule():
-        raise ConfigError("data.eval_geometry=paper needs the paper's box rule, i.e. "
-                          "wsolx.ops.cam_boxes(..., box_rule='paper'), which this build's op lacks")
+        raise ConfigError(
+            "data.eval_geometry=paper needs the paper's box rule, i.e. "
+            "wsolx.ops.cam_boxes(..., box_rule='paper'), which this build's op lacks"
+        )
     return PaperFixedLocalization(threshold=threshold, percentile=percentile, image_size=image_size, device=device)
 
 

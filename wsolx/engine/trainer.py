@@ -41,6 +41,7 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm.auto import tqdm
 
+from wsolx.data import collate_with_index
 from wsolx.engine.builders import build_dataset, build_model, check_input_sizes, resolve_defaults
 from wsolx.engine.checkpoint import (
     CheckpointError,
@@ -53,24 +54,39 @@ from wsolx.engine.checkpoint import (
 from wsolx.engine.config import Config, ConfigError, yaml_available
 from wsolx.engine.distributed import DistInfo, all_reduce_sum, barrier, init_distributed
 from wsolx.engine.epoch_logs import EpochLogs
-from wsolx.data import collate_with_index
 from wsolx.engine.eval_runs import evaluate_split
 from wsolx.engine.evaluator import autocast
 from wsolx.engine.logging import RunLogger, jsonable
 from wsolx.engine.optim import build_optimizer, build_scheduler
 from wsolx.engine.seed import epoch_seed, seed_everything
-from wsolx.metrics.val_threshold import add_val_threshold_metrics
 from wsolx.errors import RunInterrupted, TrainingDiverged
+from wsolx.metrics.val_threshold import add_val_threshold_metrics
 
 __all__ = ["Trainer", "TrainResult", "train", "LossModule", "strip_curves", "RESUME_MAY_CHANGE"]
 
 #: Config fields a resumed run may change; any other difference from the checkpoint's config is an
 #: error (the optimiser, schedule, model, data and selection settings shape the run being continued).
-RESUME_MAY_CHANGE = frozenset({
-    "optim.epochs", "data.data_root", "data.metadata_root", "data.num_workers", "data.eval_batch_size",
-    "model.weights", "out_dir", "device", "eval_every", "resume", "log_every", "progress", "final_test",
-    "find_unused_parameters", "test_checkpoint", "loggers", "log_images_every",
-})
+RESUME_MAY_CHANGE = frozenset(
+    {
+        "optim.epochs",
+        "data.data_root",
+        "data.metadata_root",
+        "data.num_workers",
+        "data.eval_batch_size",
+        "model.weights",
+        "out_dir",
+        "device",
+        "eval_every",
+        "resume",
+        "log_every",
+        "progress",
+        "final_test",
+        "find_unused_parameters",
+        "test_checkpoint",
+        "loggers",
+        "log_images_every",
+    }
+)
 
 
 class LossModule(nn.Module):
@@ -172,8 +188,9 @@ class Trainer:
         # Per-epoch summary.csv / TensorBoard (``cfg.loggers``), main process only.
         self.epoch_logs: Optional[EpochLogs] = None
         if self.is_main and c.loggers:
-            self.epoch_logs = EpochLogs(c.loggers, self.out_dir, self.start_epoch, c.log_images_every,
-                                        int(c.optim.epochs or 0))
+            self.epoch_logs = EpochLogs(
+                c.loggers, self.out_dir, self.start_epoch, c.log_images_every, int(c.optim.epochs or 0)
+            )
         self._stop = _SignalStop()
 
         self.step_module: nn.Module = LossModule(self.model)
@@ -350,7 +367,9 @@ class Trainer:
         if e.select_metric in metrics:
             return float(metrics[e.select_metric])
         names = sorted(k for k, v in vm.items() if isinstance(v, (int, float))) + ["Top-1 Cls"]
-        raise ConfigError(f"eval.select_metric {e.select_metric!r} is not computed on the validation split; choose from {names}")
+        raise ConfigError(
+            f"eval.select_metric {e.select_metric!r} is not computed on the validation split; choose from {names}"
+        )
 
     def _save(self, name: str, epoch: int) -> None:
         if self.is_main:
@@ -423,8 +442,12 @@ class Trainer:
                 rec["val"] = strip_curves(val)
                 rec["val_score"] = score
                 if not self.best or score > self.best["score"] or math.isnan(self.best["score"]):
-                    self.best = {"epoch": epoch + 1, "score": score, "metric": c.eval.select_metric,
-                                 "variant": c.eval.select_variant}
+                    self.best = {
+                        "epoch": epoch + 1,
+                        "score": score,
+                        "metric": c.eval.select_metric,
+                        "variant": c.eval.select_variant,
+                    }
                     best_val = self.best_val = val
                     self._save("best.pt", epoch + 1)
             elif self.val_set is None and last:
@@ -445,8 +468,9 @@ class Trainer:
             result.test, tested = self.test_checkpoint(c.test_checkpoint, tested_val)
             result.val = best_val
             if self.is_main:
-                write_metrics(self.out_dir / "metrics.json", best=self.best, val=best_val, tested=tested,
-                              test=result.test)
+                write_metrics(
+                    self.out_dir / "metrics.json", best=self.best, val=best_val, tested=tested, test=result.test
+                )
         return result
 
     def overlay_grid(self, n: int = 8) -> Optional[Tensor]:
@@ -459,10 +483,14 @@ class Trainer:
         v = self.cfg.eval.select_variant
         idx = list(range(min(n, len(self.val_set))))
         ex = collect_examples(self.model, self.val_set, idx, self.cfg.eval, variants=[v], device=self.device)
-        return overlay(torch.stack([torch.from_numpy(e["image"]) for e in ex]),
-                       torch.stack([torch.from_numpy(e["cams"][v]) for e in ex]),
-                       [e["boxes"][v].reshape(-1, 4) for e in ex], [e["gt_boxes"] for e in ex],
-                       normalize=False, width=max(1, ex[0]["image"].shape[0] // 80))
+        return overlay(
+            torch.stack([torch.from_numpy(e["image"]) for e in ex]),
+            torch.stack([torch.from_numpy(e["cams"][v]) for e in ex]),
+            [e["boxes"][v].reshape(-1, 4) for e in ex],
+            [e["gt_boxes"] for e in ex],
+            normalize=False,
+            width=max(1, ex[0]["image"].shape[0] // 80),
+        )
 
     def test_checkpoint(
         self, which: str, val: Optional[Dict[str, Any]] = None
@@ -512,8 +540,10 @@ def _with_method_defaults(stored: Dict[str, Any]) -> Dict[str, Any]:
     from wsolx.models.defaults import default_method_kwargs
 
     model = stored.get("model")
-    if not isinstance(model, dict) or not isinstance(model.get("method"), str) or not isinstance(
-        model.get("method_kwargs"), dict
+    if (
+        not isinstance(model, dict)
+        or not isinstance(model.get("method"), str)
+        or not isinstance(model.get("method_kwargs"), dict)
     ):
         return stored
     defaults = json.loads(json.dumps(default_method_kwargs(model["method"])))

@@ -11,13 +11,13 @@ from __future__ import annotations
 import inspect
 from typing import Any, Dict, List, Type
 
-from wsolx.methods.base import CAM, WSOLMethod, minmax_normalize
-from wsolx.methods.host import MethodHost
-from wsolx.methods.has import HaS, has_erase, has_mask
 from wsolx.methods.acol import ACoL, ACoLOutput, acol_erase
-from wsolx.methods.spg import SPG, masked_bce_with_logits, spg_mask
 from wsolx.methods.adl import ADL, ADLayer
+from wsolx.methods.base import CAM, WSOLMethod, minmax_normalize
 from wsolx.methods.cutmix import CutMix, CutMixResult, cutmix, cutmix_box
+from wsolx.methods.has import HaS, has_erase, has_mask
+from wsolx.methods.host import MethodHost
+from wsolx.methods.spg import SPG, masked_bce_with_logits, spg_mask
 
 __all__ = [
     "WSOLMethod",
@@ -44,9 +44,7 @@ __all__ = [
     "minmax_normalize",
 ]
 
-METHODS: Dict[str, Type[WSOLMethod]] = {
-    cls.name: cls for cls in (CAM, HaS, ACoL, SPG, ADL, CutMix)
-}
+METHODS: Dict[str, Type[WSOLMethod]] = {cls.name: cls for cls in (CAM, HaS, ACoL, SPG, ADL, CutMix)}
 
 
 def list_methods() -> List[str]:

@@ -45,9 +45,7 @@ def has_mask(
     return keep.unsqueeze(1).to(device)
 
 
-def has_erase(
-    images: Tensor, grid_size: int, drop_rate: float, generator: Optional[torch.Generator] = None
-) -> Tensor:
+def has_erase(images: Tensor, grid_size: int, drop_rate: float, generator: Optional[torch.Generator] = None) -> Tensor:
     """Hide random grid patches: ``(B, C, H, W) -> (B, C, H, W)`` (a new tensor, 0 where hidden)."""
     if images.dim() != 4:
         raise ValueError(f"has_erase: expected (B, C, H, W) images, got shape {tuple(images.shape)}")

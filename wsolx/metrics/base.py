@@ -75,7 +75,9 @@ class CounterMetric:
 
     def _check_compatible(self, state: Dict[str, Tensor], what: str) -> None:
         if set(state) != set(self._counters):
-            raise ValueError(f"{type(self).__name__}.{what}: counters {sorted(state)} do not match {sorted(self._counters)}")
+            raise ValueError(
+                f"{type(self).__name__}.{what}: counters {sorted(state)} do not match {sorted(self._counters)}"
+            )
         for k, v in self._counters.items():
             if tuple(state[k].shape) != tuple(v.shape):
                 raise ValueError(
@@ -88,7 +90,9 @@ class CounterMetric:
         if type(other) is not type(self):
             raise TypeError(f"{type(self).__name__}.merge: cannot merge a {type(other).__name__}")
         if self._config() != other._config():
-            raise ValueError(f"{type(self).__name__}.merge: different configurations {self._config()} and {other._config()}")
+            raise ValueError(
+                f"{type(self).__name__}.merge: different configurations {self._config()} and {other._config()}"
+            )
         self._check_compatible(other._counters, "merge")
         for k in self._counters:
             self._counters[k] += other._counters[k].to(self._counters[k].device)

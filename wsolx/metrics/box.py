@@ -55,7 +55,12 @@ def pad_gt_boxes(
     Returns:
         ``boxes (B, G, 4)`` float64 and ``valid (B, G)`` bool on ``device``.
     """
-    if isinstance(gt_boxes, tuple) and len(gt_boxes) == 2 and isinstance(gt_boxes[0], Tensor) and gt_boxes[0].dim() == 3:
+    if (
+        isinstance(gt_boxes, tuple)
+        and len(gt_boxes) == 2
+        and isinstance(gt_boxes[0], Tensor)
+        and gt_boxes[0].dim() == 3
+    ):
         if gt_counts is not None:
             raise ValueError("BoxEvaluator: counts given twice (in the tuple and as gt_counts)")
         gt_boxes, gt_counts = gt_boxes

@@ -35,11 +35,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from wsolx import protocol
-from wsolx.errors import DataError, UsageError
 from wsolx.data.scoremaps import ScoremapItem, ScoremapSource, image_id_lines, iter_scoremaps, read_predictions
+from wsolx.errors import DataError, UsageError
 from wsolx.metrics.scoremap_counters import ScoremapBoxCounter, ScoremapPixelCounter
 from wsolx.metrics.thresholds import cam_thresholds
 
@@ -149,13 +148,20 @@ def _mask_root(mask_root: Optional[PathLike], name: str, meta: Any) -> Path:
     for cand in (root, root / name):  # the official layout keeps OpenImages masks in <mask_root>/OpenImages
         if (cand / first).is_file():
             return cand
-    raise FileNotFoundError(f"mask file not found: {first!r} (first mask of {meta.directory / 'localization.txt'}); "
-                            f"tried {root / first} and {root / name / first}")
+    raise FileNotFoundError(
+        f"mask file not found: {first!r} (first mask of {meta.directory / 'localization.txt'}); "
+        f"tried {root / first} and {root / name / first}"
+    )
 
 
 def load_split(
-    metadata_root: PathLike, dataset: str, split: str, image_size: int, *,
-    mask_root: Optional[PathLike] = None, mask_dataset: Optional[str] = None,
+    metadata_root: PathLike,
+    dataset: str,
+    split: str,
+    image_size: int,
+    *,
+    mask_root: Optional[PathLike] = None,
+    mask_dataset: Optional[str] = None,
 ) -> _Split:
     """Read the metadata of ``<metadata_root>/<dataset>/<split>/`` (any data set name) and of the
     optional companion mask data set."""
@@ -169,29 +175,44 @@ def load_split(
     box_ds = _dataset_of(meta, meta_root, image_size, dataset, split) if meta.has_boxes else None
     mask_ds, mask_name = None, None
     if meta.has_masks:
-        mask_ds, mask_name = _dataset_of(meta, _mask_root(mask_root, dataset, meta), image_size, dataset, split), dataset
+        mask_ds, mask_name = (
+            _dataset_of(meta, _mask_root(mask_root, dataset, meta), image_size, dataset, split),
+            dataset,
+        )
     if mask_dataset:
         mmeta = load_metadata(meta_root / mask_dataset / split)
         if not mmeta.has_masks:
-            raise DataError(f"mask data set {mask_dataset!r}: {mmeta.directory / 'localization.txt'} has no "
-                             "'path,mask_path,ignore_path' rows")
+            raise DataError(
+                f"mask data set {mask_dataset!r}: {mmeta.directory / 'localization.txt'} has no "
+                "'path,mask_path,ignore_path' rows"
+            )
         known = set(meta.image_ids)
         extra = [i for i in mmeta.image_ids if i not in known]
         if extra:
-            raise DataError(f"{mmeta.directory / 'image_ids.txt'}: image id {extra[0]!r} is not in "
-                             f"{meta.directory / 'image_ids.txt'}")
+            raise DataError(
+                f"{mmeta.directory / 'image_ids.txt'}: image id {extra[0]!r} is not in "
+                f"{meta.directory / 'image_ids.txt'}"
+            )
         mask_ds = _dataset_of(mmeta, _mask_root(mask_root, mask_dataset, mmeta), image_size, mask_dataset, split)
         mask_name = mask_dataset
     if box_ds is None and mask_ds is None:
-        raise DataError(f"{meta.directory}: the split has neither boxes nor masks to evaluate (no localization.txt; "
-                         "name a mask data set with --mask-dataset)")
+        raise DataError(
+            f"{meta.directory}: the split has neither boxes nor masks to evaluate (no localization.txt; "
+            "name a mask data set with --mask-dataset)"
+        )
     ids_file = meta.directory / "image_ids.txt"
     return _Split(
-        image_ids=list(meta.image_ids), labels=dict(meta.labels), id_lines=image_id_lines(ids_file),
-        image_ids_file=ids_file, boxes=box_ds, masks=mask_ds,
+        image_ids=list(meta.image_ids),
+        labels=dict(meta.labels),
+        id_lines=image_id_lines(ids_file),
+        image_ids_file=ids_file,
+        boxes=box_ds,
+        masks=mask_ds,
         box_index={i: k for k, i in enumerate(box_ds.image_ids)} if box_ds is not None else {},
         mask_index={i: k for k, i in enumerate(mask_ds.image_ids)} if mask_ds is not None else {},
-        name=dataset, split=split, mask_name=mask_name,
+        name=dataset,
+        split=split,
+        mask_name=mask_name,
     )
 
 
@@ -287,11 +308,19 @@ def evaluate_scoremaps(
 
     from wsolx.ops import upsample_scoremaps
 
-    settings = _settings(preset, dict(
-        cam_curve_interval=cam_curve_interval, iou_thresholds=iou_thresholds, multi_contour=multi_contour,
-        multi_iou=multi_iou, fixed_threshold=fixed_threshold, percentile=percentile, image_size=image_size,
-        normalize=normalize,
-    ))
+    settings = _settings(
+        preset,
+        dict(
+            cam_curve_interval=cam_curve_interval,
+            iou_thresholds=iou_thresholds,
+            multi_contour=multi_contour,
+            multi_iou=multi_iou,
+            fixed_threshold=fixed_threshold,
+            percentile=percentile,
+            image_size=image_size,
+            normalize=normalize,
+        ),
+    )
     if int(batch_size) < 1:
         raise UsageError(f"batch_size must be >= 1, got {batch_size}")
     dev = torch.device(device) if device is not None else torch.device("cpu")
@@ -307,10 +336,18 @@ def evaluate_scoremaps(
             if missing:
                 raise DataError(f"predictions: no classes for image id {missing[0]!r} ({len(missing)} image(s))")
     thresholds = settings.thresholds()
-    boxes = ScoremapBoxCounter(
-        thresholds=thresholds, iou_thresholds=settings.iou_thresholds, multi_box=settings.multi_contour,
-        percentile=settings.percentile, fixed_threshold=settings.fixed_threshold, device=dev,
-    ) if data.boxes is not None else None
+    boxes = (
+        ScoremapBoxCounter(
+            thresholds=thresholds,
+            iou_thresholds=settings.iou_thresholds,
+            multi_box=settings.multi_contour,
+            percentile=settings.percentile,
+            fixed_threshold=settings.fixed_threshold,
+            device=dev,
+        )
+        if data.boxes is not None
+        else None
+    )
     pixels = ScoremapPixelCounter(thresholds=thresholds, device=dev) if data.masks is not None else None
 
     def run(raw: bool, group: List[ScoremapItem]) -> None:
@@ -337,15 +374,20 @@ def evaluate_scoremaps(
                 pixels.update(s[have] if len(have) < len(ids) else s, m, g)
 
     batcher = _Batcher(int(batch_size))
-    items = iter_scoremaps(scoremaps, data.image_ids, id_lines=data.id_lines, image_ids_file=data.image_ids_file,
-                           workers=int(workers))
-    bar = tqdm(items, total=len(data.image_ids), desc="eval-maps", disable=not progress, leave=False, dynamic_ncols=True)
+    items = iter_scoremaps(
+        scoremaps, data.image_ids, id_lines=data.id_lines, image_ids_file=data.image_ids_file, workers=int(workers)
+    )
+    bar = tqdm(
+        items, total=len(data.image_ids), desc="eval-maps", disable=not progress, leave=False, dynamic_ncols=True
+    )
     n = 0
     for item in bar:
         full = tuple(item.array.shape) == (size, size)
         if settings.normalize == "never" and not full:
-            raise DataError(f"{item.origin}: score map of shape {tuple(item.array.shape)}, expected {size}x{size} "
-                             "(normalize='never' uses every map as saved)")
+            raise DataError(
+                f"{item.origin}: score map of shape {tuple(item.array.shape)}, expected {size}x{size} "
+                "(normalize='never' uses every map as saved)"
+            )
         raw = settings.normalize == "always" or not full
         if not raw:
             _check_range(item, size)
@@ -357,8 +399,13 @@ def evaluate_scoremaps(
     for raw, group in batcher.flush():
         run(raw, group)
 
-    out: Dict[str, Any] = {"dataset": data.name, "split": data.split, "num_images": n,
-                           "settings": dataclasses.asdict(settings), "thresholds": thresholds.tolist()}
+    out: Dict[str, Any] = {
+        "dataset": data.name,
+        "split": data.split,
+        "num_images": n,
+        "settings": dataclasses.asdict(settings),
+        "thresholds": thresholds.tolist(),
+    }
     if preset is not None:
         out["preset"] = preset
     if boxes is not None:

@@ -24,7 +24,9 @@ def box_iou(boxes_a: Tensor, boxes_b: Tensor) -> Tensor:
         ``(...)`` IoU in ``[0, 1]``.
     """
     if boxes_a.size(-1) != 4 or boxes_b.size(-1) != 4:
-        raise ValueError(f"box_iou: boxes must have a last dimension of 4, got {tuple(boxes_a.shape)} and {tuple(boxes_b.shape)}")
+        raise ValueError(
+            f"box_iou: boxes must have a last dimension of 4, got {tuple(boxes_a.shape)} and {tuple(boxes_b.shape)}"
+        )
     dtype = torch.float32 if boxes_a.device.type == "mps" else torch.float64
     a = boxes_a.to(dtype)
     b = boxes_b.to(device=a.device, dtype=dtype)
@@ -39,5 +41,7 @@ def box_iou(boxes_a: Tensor, boxes_b: Tensor) -> Tensor:
 def pairwise_box_iou(boxes_a: Tensor, boxes_b: Tensor) -> Tensor:
     """IoU of every box of ``boxes_a (N, 4)`` with every box of ``boxes_b (M, 4)`` -> ``(N, M)``."""
     if boxes_a.dim() != 2 or boxes_b.dim() != 2:
-        raise ValueError(f"pairwise_box_iou: expected (N, 4) and (M, 4), got {tuple(boxes_a.shape)} and {tuple(boxes_b.shape)}")
+        raise ValueError(
+            f"pairwise_box_iou: expected (N, 4) and (M, 4), got {tuple(boxes_a.shape)} and {tuple(boxes_b.shape)}"
+        )
     return box_iou(boxes_a[:, None, :], boxes_b[None, :, :])

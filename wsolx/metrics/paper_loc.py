@@ -49,8 +49,12 @@ class PaperFixedLocalization(CounterMetric):
         super().__init__(device)
 
     def _config(self) -> Dict[str, Any]:
-        return {"threshold": self.threshold, "percentile": self.percentile, "image_size": self.image_size,
-                "iou_threshold": self.iou_threshold}
+        return {
+            "threshold": self.threshold,
+            "percentile": self.percentile,
+            "image_size": self.image_size,
+            "iou_threshold": self.iou_threshold,
+        }
 
     def _zero_counters(self, device: torch.device) -> Dict[str, Tensor]:
         z = lambda: torch.zeros((), dtype=torch.int64, device=device)  # noqa: E731
@@ -72,8 +76,9 @@ class PaperFixedLocalization(CounterMetric):
         device = self._adopt_device(cams)
         b = cams.size(0)
         gt, valid = pad_gt_boxes(gt_boxes, gt_counts, b, device)
-        boxes = cam_boxes_by_rule(cams.to(device), [self.threshold], box_rule="paper", image_size=self.image_size,
-                                  percentile=self.percentile)[:, 0]
+        boxes = cam_boxes_by_rule(
+            cams.to(device), [self.threshold], box_rule="paper", image_size=self.image_size, percentile=self.percentile
+        )[:, 0]
         iou = box_iou(boxes[:, None, :].to(device), gt).masked_fill(~valid, -1.0).amax(1)
         ok = iou >= self.iou_threshold
         self._counters["gt_known"] += ok.sum()

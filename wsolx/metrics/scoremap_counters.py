@@ -25,7 +25,12 @@ V1_IOU_THRESHOLD = 0.5
 
 
 def largest_and_all_boxes(
-    maps: Tensor, thresholds: Tensor, *, image_size: Tuple[int, int], normalize: bool, percentile: float,
+    maps: Tensor,
+    thresholds: Tensor,
+    *,
+    image_size: Tuple[int, int],
+    normalize: bool,
+    percentile: float,
     multi_box: bool,
 ) -> Tuple[Tensor, Optional[Tuple[Tensor, Tensor]]]:
     """Largest box ``(N, T, 4)`` and, with ``multi_box``, ``(boxes (M, 4), counts (N, T))`` of every
@@ -71,14 +76,28 @@ class ScoremapBoxCounter(CounterMetric):
         super().__init__(device)
 
     def _config(self) -> Dict[str, Any]:
-        return {"thresholds": self.thresholds.tolist(), "iou_thresholds": self.iou_thresholds,
-                "multi_box": self.multi_box, "percentile": self.percentile, "fixed_threshold": self.fixed_threshold}
+        return {
+            "thresholds": self.thresholds.tolist(),
+            "iou_thresholds": self.iou_thresholds,
+            "multi_box": self.multi_box,
+            "percentile": self.percentile,
+            "fixed_threshold": self.fixed_threshold,
+        }
 
     def _zero_counters(self, device: torch.device) -> Dict[str, Tensor]:
         t, d = len(self.thresholds), len(self.iou_thresholds)
         z = lambda *shape: torch.zeros(shape, dtype=torch.int64, device=device)  # noqa: E731
-        return {"v2_correct": z(d, t), "v1_correct": z(t), "gt_known": z(), "top1_loc": z(), "top5_loc": z(),
-                "top1_cls": z(), "top5_cls": z(), "num_labelled": z(), "num_images": z()}
+        return {
+            "v2_correct": z(d, t),
+            "v1_correct": z(t),
+            "gt_known": z(),
+            "top1_loc": z(),
+            "top5_loc": z(),
+            "top1_cls": z(),
+            "top5_cls": z(),
+            "num_labelled": z(),
+            "num_images": z(),
+        }
 
     @torch.no_grad()
     def update(
@@ -107,8 +126,14 @@ class ScoremapBoxCounter(CounterMetric):
         b, t = scoremaps.size(0), len(self.thresholds)
         gt, valid = gt_boxes.to(device), gt_valid.to(device)
         size = image_size if image_size is not None else (int(scoremaps.size(1)), int(scoremaps.size(2)))
-        largest, multi = largest_and_all_boxes(scoremaps, self._all, image_size=size, normalize=normalize,
-                                               percentile=self.percentile, multi_box=self.multi_box)
+        largest, multi = largest_and_all_boxes(
+            scoremaps,
+            self._all,
+            image_size=size,
+            normalize=normalize,
+            percentile=self.percentile,
+            multi_box=self.multi_box,
+        )
         iou = box_iou(largest.to(device)[:, :, None, :], gt[:, None, :, :])  # (B, T + 1, G)
         score1 = iou.masked_fill(~valid[:, None, :], -1.0).amax(2)
         self._counters["v1_correct"] += (score1[:, :t] >= V1_IOU_THRESHOLD).sum(0)
@@ -161,8 +186,12 @@ class ScoremapBoxCounter(CounterMetric):
         out["box_acc_curve"] = curves
         out["GT-known Loc"] = float(c["gt_known"]) * 100.0 / n
         m = int(c["num_labelled"])
-        for key, counter in (("Top-1 Loc", "top1_loc"), ("Top-5 Loc", "top5_loc"), ("Top-1 Cls", "top1_cls"),
-                             ("Top-5 Cls", "top5_cls")):
+        for key, counter in (
+            ("Top-1 Loc", "top1_loc"),
+            ("Top-5 Loc", "top5_loc"),
+            ("Top-1 Cls", "top1_cls"),
+            ("Top-5 Cls", "top5_cls"),
+        ):
             out[key] = float(c[counter]) * 100.0 / m if m else None
         out["num_images"] = n
         return out
@@ -183,9 +212,11 @@ class ScoremapPixelCounter(CounterMetric):
 
     def _zero_counters(self, device: torch.device) -> Dict[str, Tensor]:
         nb = len(self.edges) - 1
-        return {"fg_hist": torch.zeros(nb, dtype=torch.int64, device=device),
-                "bg_hist": torch.zeros(nb, dtype=torch.int64, device=device),
-                "num_images": torch.zeros((), dtype=torch.int64, device=device)}
+        return {
+            "fg_hist": torch.zeros(nb, dtype=torch.int64, device=device),
+            "bg_hist": torch.zeros(nb, dtype=torch.int64, device=device),
+            "num_images": torch.zeros((), dtype=torch.int64, device=device),
+        }
 
     @torch.no_grad()
     def update(self, scoremaps: Tensor, masks: Tensor, ignore: Tensor) -> None:
@@ -208,8 +239,12 @@ class ScoremapPixelCounter(CounterMetric):
         n = int(self._counters["num_images"].item())
         if n == 0:
             raise RuntimeError("ScoremapPixelCounter.compute: no image accumulated")
-        ap, precision, recall = pxap_from_histograms(self._counters["fg_hist"].cpu().numpy(),
-                                                     self._counters["bg_hist"].cpu().numpy())
-        curve = {"thresholds": self.edges[:-1][::-1].tolist(),
-                 "precision": [None if np.isnan(v) else float(v) for v in precision], "recall": recall.tolist()}
+        ap, precision, recall = pxap_from_histograms(
+            self._counters["fg_hist"].cpu().numpy(), self._counters["bg_hist"].cpu().numpy()
+        )
+        curve = {
+            "thresholds": self.edges[:-1][::-1].tolist(),
+            "precision": [None if np.isnan(v) else float(v) for v in precision],
+            "recall": recall.tolist(),
+        }
         return {"PxAP": ap, "pxap_curve": curve, "num_mask_images": n}

@@ -9,16 +9,16 @@ and left-out method hyper-parameters take :data:`DEFAULTS`): :func:`vgg16`, :fun
 (:class:`~wsolx.models.base.WSOLModel`). :data:`DEFAULTS` holds the training defaults.
 """
 
-from wsolx.models.registry import get_model, list_models, register_model
 from wsolx.models.base import WSOLModel, init_new_layers
+from wsolx.models.builder import build_cam_model
+from wsolx.models.defaults import DEFAULTS, get_defaults
 from wsolx.models.heads import CAMHead, GlobalAvgPool, make_pool
-from wsolx.models.weights import PretrainedWeightsError, load_pretrained_weights, read_state_dict
-from wsolx.models.vgg import VGGCAM, vgg16, vgg_tiny
-from wsolx.models.resnet import ResNetCAM, resnet50
 from wsolx.models.inception import InceptionCAM, inception_v3
 from wsolx.models.mobilenet import MobileNetV1CAM, mobilenet_v1
-from wsolx.models.defaults import DEFAULTS, get_defaults
-from wsolx.models.builder import build_cam_model
+from wsolx.models.registry import get_model, list_models, register_model
+from wsolx.models.resnet import ResNetCAM, resnet50
+from wsolx.models.vgg import VGGCAM, vgg16, vgg_tiny
+from wsolx.models.weights import PretrainedWeightsError, load_pretrained_weights, read_state_dict
 
 __all__ = [
     "get_model",

@@ -267,4 +267,3 @@ class WSOLModel(nn.Module):
             f"arch={self.arch}, num_classes={self.num_classes}, pooling={self.pooling}, "
             f"tap_theta={self.tap_theta}, feature_channels={self.feature_channels}"
         )
-

@@ -45,12 +45,36 @@ DEFAULTS: Dict[str, Any] = {
     },
     # Per-dataset schedules of the protocol.
     "datasets": {
-        "CUB": {"num_classes": 200, "epochs": 50, "lr_decay_every": 15, "lr_decay_gamma": 0.1,
-                "batch_size": 32, "resize_size": 256, "crop_size": 224, "source": "protocol"},
-        "ILSVRC": {"num_classes": 1000, "epochs": 10, "lr_decay_every": 3, "lr_decay_gamma": 0.1,
-                   "batch_size": 32, "resize_size": 256, "crop_size": 224, "source": "protocol"},
-        "OpenImages": {"num_classes": 100, "epochs": 10, "lr_decay_every": 3, "lr_decay_gamma": 0.1,
-                       "batch_size": 32, "resize_size": 256, "crop_size": 224, "source": "protocol"},
+        "CUB": {
+            "num_classes": 200,
+            "epochs": 50,
+            "lr_decay_every": 15,
+            "lr_decay_gamma": 0.1,
+            "batch_size": 32,
+            "resize_size": 256,
+            "crop_size": 224,
+            "source": "protocol",
+        },
+        "ILSVRC": {
+            "num_classes": 1000,
+            "epochs": 10,
+            "lr_decay_every": 3,
+            "lr_decay_gamma": 0.1,
+            "batch_size": 32,
+            "resize_size": 256,
+            "crop_size": 224,
+            "source": "protocol",
+        },
+        "OpenImages": {
+            "num_classes": 100,
+            "epochs": 10,
+            "lr_decay_every": 3,
+            "lr_decay_gamma": 0.1,
+            "batch_size": 32,
+            "resize_size": 256,
+            "crop_size": 224,
+            "source": "protocol",
+        },
     },
     # Per-backbone settings (CAM). ``lr`` is the base (pretrained-layer) rate per dataset.
     "backbones": {
@@ -104,19 +128,23 @@ DEFAULTS: Dict[str, Any] = {
             "resize_size": 256,
             "crop_size": 224,
             "source": "paper (authors' configs/vgg16_tap.yml; pooling tap, theta_tap and the evaluation "
-                      "thresholds are the defaults of wsolx.protocol)",
+            "thresholds are the defaults of wsolx.protocol)",
         },
     },
     # Method hyper-parameters (keyword arguments of the methods).
     "methods": {
         "cam": {"source": "protocol"},
-        "has": {"grid_size": 4, "drop_rate": 0.5,
-                "source": "protocol config.py (grid in pixels); HaS paper: 16-56 px patches, p=0.5"},
+        "has": {
+            "grid_size": 4,
+            "drop_rate": 0.5,
+            "source": "protocol config.py (grid in pixels); HaS paper: 16-56 px patches, p=0.5",
+        },
         "acol": {"threshold": 0.7, "source": "protocol config.py (acol_threshold)"},
-        "spg": {"thresholds": ((0.7, 0.01), (0.5, 0.05), (0.7, 0.1)),
-                "source": "protocol config.py (spg_threshold_{1,2,3}{h,l})"},
-        "adl": {"drop_rate": 0.75, "gamma": 0.9,
-                "source": "protocol config.py (adl_drop_rate, adl_threshold)"},
+        "spg": {
+            "thresholds": ((0.7, 0.01), (0.5, 0.05), (0.7, 0.1)),
+            "source": "protocol config.py (spg_threshold_{1,2,3}{h,l})",
+        },
+        "adl": {"drop_rate": 0.75, "gamma": 0.9, "source": "protocol config.py (adl_drop_rate, adl_threshold)"},
         "cutmix": {"beta": 1.0, "prob": 1.0, "source": "protocol config.py (cutmix_beta, cutmix_prob)"},
     },
 }

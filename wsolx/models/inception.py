@@ -152,4 +152,3 @@ def inception_v3(**kwargs: Any) -> InceptionCAM:
     dropped; the rest must match). Arguments: :func:`wsolx.models.builder.build_cam_model`.
     """
     return build_cam_model("inception_v3", InceptionCAM, **kwargs)
-

@@ -30,9 +30,19 @@ __all__ = ["MobileNetV1CAM", "DepthwiseSeparable", "mobilenet_v1"]
 
 # (in, out, stride) of the 13 depthwise-separable blocks of MobileNetV1.
 _BLOCKS: Tuple[Tuple[int, int, int], ...] = (
-    (32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2),
-    (512, 512, 1), (512, 512, 1), (512, 512, 1), (512, 512, 1), (512, 512, 1),
-    (512, 1024, 2), (1024, 1024, 1),
+    (32, 64, 1),
+    (64, 128, 2),
+    (128, 128, 1),
+    (128, 256, 2),
+    (256, 256, 1),
+    (256, 512, 2),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 512, 1),
+    (512, 1024, 2),
+    (1024, 1024, 1),
 )
 _LAST_STRIDE_BLOCK = 12  # 512 -> 1024, stride 2 in MobileNetV1, stride 1 here
 _LARGE_MAP_BLOCK = 6  # 256 -> 512, stride 1 with large_feature_map
@@ -44,8 +54,13 @@ class DepthwiseSeparable(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__()
         self.dw = Conv2dNormActivation(
-            in_channels, in_channels, kernel_size=3, stride=stride, groups=in_channels,
-            norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU,
+            in_channels,
+            in_channels,
+            kernel_size=3,
+            stride=stride,
+            groups=in_channels,
+            norm_layer=nn.BatchNorm2d,
+            activation_layer=nn.ReLU,
         )
         self.pw = Conv2dNormActivation(
             in_channels, out_channels, kernel_size=1, norm_layer=nn.BatchNorm2d, activation_layer=nn.ReLU

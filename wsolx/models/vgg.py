@@ -23,7 +23,23 @@ __all__ = ["VGGCAM", "vgg16", "vgg_tiny"]
 
 # torchvision VGG16 ("D") features: conv widths and pools; index of every layer is preserved.
 _VGG16_CFG: Tuple[Union[int, str], ...] = (
-    64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512,
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
 )
 # Feature points of VGG16 by index of the layer they follow (after the ReLU of a conv).
 _VGG16_POINTS = {16: "pool3", 22: "conv4_3", 23: "pool4", 29: "conv5_3"}

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping
 
-import torch
 from torch import Tensor
 
 from wsolx.errors import WsolxError
@@ -47,7 +46,12 @@ def read_state_dict(weights: Any) -> Dict[str, Tensor]:
 
 
 def _is_wsolx_checkpoint(obj: Any) -> bool:
-    return isinstance(obj, Mapping) and "wsolx_version" in obj and "config" in obj and isinstance(obj.get("model"), Mapping)
+    return (
+        isinstance(obj, Mapping)
+        and "wsolx_version" in obj
+        and "config" in obj
+        and isinstance(obj.get("model"), Mapping)
+    )
 
 
 def _read_state_dict(weights: Any) -> "tuple[Dict[str, Tensor], bool]":
@@ -95,7 +99,7 @@ def _read_state_dict(weights: Any) -> "tuple[Dict[str, Tensor], bool]":
         raise TypeError(f"{where} is not a state dict of tensors; offending keys: {bad[:_SHOW]}")
     sd = dict(obj)
     if sd and all(k.startswith("module.") for k in sd):
-        sd = {k[len("module."):]: v for k, v in sd.items()}
+        sd = {k[len("module.") :]: v for k, v in sd.items()}
     return sd, from_wsolx
 
 

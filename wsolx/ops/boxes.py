@@ -108,7 +108,6 @@ def _register_fake_kernels() -> None:
             cams.new_empty((cams.size(0), thresholds.size(0)), dtype=torch.int64),
         )
 
-
     @torch.library.register_fake("wsolx::resize_cubic")
     def _resize_cubic_fake(cams, height, width, normalize):
         return cams.new_empty((cams.size(0), height, width), dtype=torch.float64)
@@ -128,9 +127,7 @@ def _check_size(size: Sequence[int], what: str, name: str) -> Tuple[int, int]:
         raise ValueError(f"{name}: {what} must be (H, W), got {tuple(size)}")
     h, w = int(size[0]), int(size[1])
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE and h * w < MAX_PIXELS):
-        raise ValueError(
-            f"{name}: {what} must be (H, W) with 1 <= H, W <= {MAX_SIDE} and H * W < 2^28, got {(h, w)}"
-        )
+        raise ValueError(f"{name}: {what} must be (H, W) with 1 <= H, W <= {MAX_SIDE} and H * W < 2^28, got {(h, w)}")
     return h, w
 
 

@@ -37,7 +37,11 @@ def cam(features: Tensor, fc_weight: Tensor, labels: Tensor, clamp_negative: boo
         raise ValueError(f"cam: labels must be (B={features.size(0)},), got shape {tuple(labels.shape)}")
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise TypeError(f"cam: labels must be integers, got {labels.dtype}")
-    if not torch.compiler.is_compiling() and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= fc_weight.size(0)):
+    if (
+        not torch.compiler.is_compiling()
+        and labels.numel()
+        and (int(labels.min()) < 0 or int(labels.max()) >= fc_weight.size(0))
+    ):
         raise ValueError(f"cam: labels must lie in [0, {fc_weight.size(0)}), got {labels.tolist()}")
     if features.is_floating_point():
         dtype = features.dtype

@@ -141,9 +141,7 @@ def _register_extension_ops() -> None:
         gg = (ggx.to(count.dtype) * keep).sum(dim=(2, 3)) / count.clamp_min(1)
         return gg.to(ctx.grad_dtype), None, None, None
 
-    torch.library.register_autograd(
-        "wsolx::tap_backward", _backward_backward, setup_context=_setup_backward_context
-    )
+    torch.library.register_autograd("wsolx::tap_backward", _backward_backward, setup_context=_setup_backward_context)
 
 
 if has_extension():

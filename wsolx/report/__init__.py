@@ -15,11 +15,11 @@ Public API::
 """
 
 from wsolx.report.builder import TABLE_COLUMNS, ReportEntry, table_rows, write_report
-from wsolx.viz.figures import box_acc_curves, cam_grid, metrics_table_figure
 from wsolx.report.compare import report_for_paths, write_runs_report
 from wsolx.report.html import write_html_report
-from wsolx.viz.overlay import overlay
 from wsolx.report.runs import RunData, RunError, load_run
+from wsolx.viz.figures import box_acc_curves, cam_grid, metrics_table_figure
+from wsolx.viz.overlay import overlay
 
 __all__ = [
     "overlay",

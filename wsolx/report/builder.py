@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-from wsolx.viz.figures import box_acc_curves, cam_grid, metrics_table_figure
 from wsolx.report.html import write_html_report
+from wsolx.viz.figures import box_acc_curves, cam_grid, metrics_table_figure
 
 __all__ = ["ReportEntry", "TABLE_COLUMNS", "table_rows", "write_report"]
 
@@ -22,8 +22,16 @@ PathLike = Union[str, Path]
 #: Columns of the metrics table, in order; a column no entry has is left out.
 #: ``BoxAcc@val_thr`` / ``BoxAccV2@val_thr``: test accuracy at the thresholds chosen on the validation
 #: split (:mod:`wsolx.metrics.val_threshold`), beside the oracle MaxBoxAcc / MaxBoxAccV2.
-TABLE_COLUMNS = ("Top-1 Cls", "GT-known Loc", "Top-1 Loc", "MaxBoxAcc", "BoxAcc@val_thr", "MaxBoxAccV2",
-                 "BoxAccV2@val_thr", "PxAP")
+TABLE_COLUMNS = (
+    "Top-1 Cls",
+    "GT-known Loc",
+    "Top-1 Loc",
+    "MaxBoxAcc",
+    "BoxAcc@val_thr",
+    "MaxBoxAccV2",
+    "BoxAccV2@val_thr",
+    "PxAP",
+)
 
 
 @dataclass
@@ -107,7 +115,10 @@ def write_report(
     if curves:
         fixed = {e.label: e.fixed_threshold for e in entries if e.fixed_threshold is not None}
         paths["curves"] = box_acc_curves(
-            curves, fig_dir / "box_acc_curves.png", thresholds=thresholds, iou_thresholds=iou_thresholds,
+            curves,
+            fig_dir / "box_acc_curves.png",
+            thresholds=thresholds,
+            iou_thresholds=iou_thresholds,
             fixed_thresholds=fixed,
         )
         figures.append(
@@ -124,12 +135,19 @@ def write_report(
             continue
         name = f"cams_{_slug(e.label)}"
         paths[name] = cam_grid(
-            e.examples, e.variant, fig_dir / f"{name}.png", title=f"{e.label}: GT boxes (green), predicted box (red)",
+            e.examples,
+            e.variant,
+            fig_dir / f"{name}.png",
+            title=f"{e.label}: GT boxes (green), predicted box (red)",
             class_names=class_names,
         )
         thr = f" at threshold {e.fixed_threshold:g}" if e.fixed_threshold is not None else ""
         figures.append(
-            (f"CAM overlays: {e.label}", f"figures/{name}.png", f"Test images; the red box is the largest component{thr}.")
+            (
+                f"CAM overlays: {e.label}",
+                f"figures/{name}.png",
+                f"Test images; the red box is the largest component{thr}.",
+            )
         )
 
     metrics = {

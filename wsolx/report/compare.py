@@ -78,8 +78,11 @@ def comparison_rows(runs: Sequence[RunData]) -> Tuple[List[Dict[str, Any]], List
             base = {"variant": f"{run.name}: {label}" if several else label, "run": run.name, "key": f"{run.name}/{v}"}
             row: Dict[str, Any] = dict(base)
             trow: Dict[str, Any] = dict(base)
-            nums = {k: x for k, x in m.items()
-                    if isinstance(x, (int, float)) and not isinstance(x, bool) and not is_val_threshold_key(k)}
+            nums = {
+                k: x
+                for k, x in m.items()
+                if isinstance(x, (int, float)) and not isinstance(x, bool) and not is_val_threshold_key(k)
+            }
             if isinstance(run.test.get("Top-1 Cls"), (int, float)):
                 nums.setdefault("Top-1 Cls", run.test["Top-1 Cls"])
             val_m = ((run.val or {}).get("variants") or {}).get(v)
@@ -90,7 +93,11 @@ def comparison_rows(runs: Sequence[RunData]) -> Tuple[List[Dict[str, Any]], List
             if isinstance(m.get("percentile"), (int, float)):
                 trow["standard (percentile)"] = float(m["percentile"])
             for k, x in nums.items():
-                if k in _NOT_METRICS or k.startswith(_RAW_THRESHOLDS) or (isinstance(x, float) and not math.isfinite(x)):
+                if (
+                    k in _NOT_METRICS
+                    or k.startswith(_RAW_THRESHOLDS)
+                    or (isinstance(x, float) and not math.isfinite(x))
+                ):
                     continue
                 if _is_threshold_key(k):
                     trow[k] = float(x)
@@ -146,7 +153,9 @@ def _examples_for_run(
         cfg = cfg.replace(overrides)
     cfg = dataclasses.replace(cfg, device=device, progress=False)
     cfg.check_paths()
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    dev = torch.device(
+        "cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device)
+    )
     split = str(run.test.get("split") or cfg.data.test_split)
     ds = build_dataset(cfg, split, train=False)
     model = load_model(ckpt, cfg, dev, ds.num_classes)
@@ -194,8 +203,8 @@ def write_runs_report(
     """
     from wsolx.engine.logging import jsonable
     from wsolx.report.builder import _slug
-    from wsolx.viz.figures import box_acc_curves, cam_grid, pxap_curves, training_curves
     from wsolx.report.html import write_html_report
+    from wsolx.viz.figures import box_acc_curves, cam_grid, pxap_curves, training_curves
 
     runs = list(runs)
     if not runs:
@@ -225,14 +234,21 @@ def write_runs_report(
                 fixed[label] = float(m["fixed_threshold"])
     for gi, ((th, ious), curves) in enumerate(groups.items()):
         name = "box_acc_curves" if gi == 0 else f"box_acc_curves_{gi + 1}"
-        paths[name] = box_acc_curves(curves, fig_dir / f"{name}.png", thresholds=list(th), iou_thresholds=list(ious),
-                                     fixed_thresholds={k: v for k, v in fixed.items() if k in curves})
-        figures.append((
-            "Box accuracy vs CAM threshold" + (f" ({gi + 1})" if gi else ""),
-            f"figures/{name}.png",
-            "Test box accuracy (all boxes, as MaxBoxAccV2) at each CAM threshold, one panel per IoU threshold; "
-            "the maximum of each line is its oracle MaxBoxAccV2@IoU. Dots: each variant's fixed threshold.",
-        ))
+        paths[name] = box_acc_curves(
+            curves,
+            fig_dir / f"{name}.png",
+            thresholds=list(th),
+            iou_thresholds=list(ious),
+            fixed_thresholds={k: v for k, v in fixed.items() if k in curves},
+        )
+        figures.append(
+            (
+                "Box accuracy vs CAM threshold" + (f" ({gi + 1})" if gi else ""),
+                f"figures/{name}.png",
+                "Test box accuracy (all boxes, as MaxBoxAccV2) at each CAM threshold, one panel per IoU threshold; "
+                "the maximum of each line is its oracle MaxBoxAccV2@IoU. Dots: each variant's fixed threshold.",
+            )
+        )
 
     pr = {}
     for run in runs:
@@ -242,16 +258,26 @@ def write_runs_report(
                 pr[label] = {**m["pxap_curve"], "PxAP": m.get("PxAP")}
     if pr:
         paths["pxap_curves"] = pxap_curves(pr, fig_dir / "pxap_curves.png")
-        figures.append(("PxAP: pixel precision vs recall", "figures/pxap_curves.png",
-                        "Pixel precision against recall over all CAM thresholds on the test masks; "
-                        "the legend gives each variant's PxAP (area under the curve)."))
+        figures.append(
+            (
+                "PxAP: pixel precision vs recall",
+                "figures/pxap_curves.png",
+                "Pixel precision against recall over all CAM thresholds on the test masks; "
+                "the legend gives each variant's PxAP (area under the curve).",
+            )
+        )
 
     hist = {run.name: run.history for run in runs if run.history}
     if hist:
         paths["training_curves"] = training_curves(hist, fig_dir / "training_curves.png")
-        figures.append(("Training curves", "figures/training_curves.png",
-                        "From each run's log.jsonl: training loss and accuracy per epoch, and the validation "
-                        "metrics of the variant that selects the checkpoint."))
+        figures.append(
+            (
+                "Training curves",
+                "figures/training_curves.png",
+                "From each run's log.jsonl: training loss and accuracy per epoch, and the validation "
+                "metrics of the variant that selects the checkpoint.",
+            )
+        )
 
     if overlays and examples > 0:
         k = max(1, examples // 2)
@@ -268,15 +294,23 @@ def write_runs_report(
                     continue
                 label = next(r["variant"] for r in rows if r["key"] == f"{run.name}/{v}")
                 name = f"cams_{_slug(run.name)}_{_slug(v)}"
-                paths[name] = cam_grid(items, v, fig_dir / f"{name}.png", ncols=min(k, 4) if len(items) > k else 4,
-                                       title=f"{label}: GT boxes (green), predicted box (red)", class_names=names)
+                paths[name] = cam_grid(
+                    items,
+                    v,
+                    fig_dir / f"{name}.png",
+                    ncols=min(k, 4) if len(items) > k else 4,
+                    title=f"{label}: GT boxes (green), predicted box (red)",
+                    class_names=names,
+                )
                 n_best = sum(1 for it in items if it.get("rank") == "best")
-                figures.append((
-                    f"CAM overlays: {label}",
-                    f"figures/{name}.png",
-                    f"Checkpoint {run.checkpoint}: the {n_best} best then the {len(items) - n_best} worst localised "
-                    f"of the scanned test images (IoU of the predicted box at the fixed threshold in each title).",
-                ))
+                figures.append(
+                    (
+                        f"CAM overlays: {label}",
+                        f"figures/{name}.png",
+                        f"Checkpoint {run.checkpoint}: the {n_best} best then the {len(items) - n_best} worst localised "
+                        f"of the scanned test images (IoU of the predicted box at the fixed threshold in each title).",
+                    )
+                )
 
     notes = [
         "Oracle columns (MaxBoxAcc, MaxBoxAccV2) pick the best CAM threshold on the test split itself; "
@@ -289,9 +323,15 @@ def write_runs_report(
     metrics = {
         "table": [{k: v for k, v in r.items() if k != "key"} for r in rows],
         "thresholds": [{k: v for k, v in r.items() if k != "key"} for r in trows],
-        "runs": {run.name: {"path": str(run.path), "source": str(run.source) if run.source else None,
-                            "checkpoint": str(run.checkpoint) if run.checkpoint else None, "best": run.best}
-                 for run in runs},
+        "runs": {
+            run.name: {
+                "path": str(run.path),
+                "source": str(run.source) if run.source else None,
+                "checkpoint": str(run.checkpoint) if run.checkpoint else None,
+                "best": run.best,
+            }
+            for run in runs
+        },
     }
     out.mkdir(parents=True, exist_ok=True)
     paths["metrics"] = out / "metrics.json"
@@ -301,13 +341,26 @@ def write_runs_report(
     tables: List[Tuple[Any, ...]] = []
     iou_cols = [c for c in cols if _is_per_iou(c)]
     if iou_cols:
-        tables.append(("MaxBoxAccV2 per IoU threshold", page_rows, iou_cols,
-                       "Oracle accuracy (best threshold on test) and, where the run has validation curves, the test "
-                       "accuracy at the validation-chosen threshold, for each IoU threshold of MaxBoxAccV2.", True))
+        tables.append(
+            (
+                "MaxBoxAccV2 per IoU threshold",
+                page_rows,
+                iou_cols,
+                "Oracle accuracy (best threshold on test) and, where the run has validation curves, the test "
+                "accuracy at the validation-chosen threshold, for each IoU threshold of MaxBoxAccV2.",
+                True,
+            )
+        )
     if tcols:
-        tables.append(("Operating thresholds", page_trows, tcols,
-                       "CAM thresholds (fraction of the standard value: the map's maximum, or its percentile with "
-                       "PaS): fixed, oracle (best on test) and validation-chosen, per IoU threshold."))
+        tables.append(
+            (
+                "Operating thresholds",
+                page_trows,
+                tcols,
+                "CAM thresholds (fraction of the standard value: the map's maximum, or its percentile with "
+                "PaS): fixed, oracle (best on test) and validation-chosen, per IoU threshold.",
+            )
+        )
     paths["html"] = write_html_report(
         out / "report.html",
         title=title or ("wsolx report: " + ", ".join(r.name for r in runs)),

@@ -37,11 +37,14 @@ def html_table(
     """An HTML ``<table>`` of the rows; the best (largest) number of each column is highlighted
     (unless ``highlight`` is false, e.g. for thresholds)."""
     best: Dict[str, float] = {}
-    for c in (columns if highlight else ()):
+    for c in columns if highlight else ():
         vals = [r[c] for r in rows if isinstance(r.get(c), (int, float))]
         if vals:
             best[c] = max(vals)
-    out = ['<table class="metrics">', "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in (first, *columns)) + "</tr>"]
+    out = [
+        '<table class="metrics">',
+        "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in (first, *columns)) + "</tr>",
+    ]
     for r in rows:
         tds = [f"<td>{html.escape(str(r.get(first, '')))}</td>"]
         for c in columns:

@@ -15,12 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-import numpy as np
-
 from wsolx.errors import WsolxError
 
-__all__ = ["RunData", "RunError", "load_run", "run_from_eval", "history_records", "val_chosen",
-           "is_val_threshold_key", "variant_label"]
+__all__ = [
+    "RunData",
+    "RunError",
+    "load_run",
+    "run_from_eval",
+    "history_records",
+    "val_chosen",
+    "is_val_threshold_key",
+    "variant_label",
+]
 
 PathLike = Union[str, Path]
 
@@ -195,7 +201,7 @@ def unique_names(runs: Sequence[RunData]) -> None:
     """Make run names unique in place (``name``, then ``parent/name``, then ``name#2``...)."""
     seen: Dict[str, int] = {}
     names = [r.name for r in runs]
-    for i, r in enumerate(runs):
+    for r in runs:
         if names.count(r.name) > 1:
             r.name = f"{r.path.resolve().parent.name}/{r.name}"
     for r in runs:

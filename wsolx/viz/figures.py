@@ -95,8 +95,15 @@ def cam_grid(
     for ax, ex in zip(axes.flat, examples):
         img = np.asarray(ex["image"])[None]
         width = max(1, round(img.shape[1] / 80))
-        pic = overlay(img, np.asarray(ex["cams"][variant])[None], [np.asarray(ex["boxes"][variant]).reshape(-1, 4)],
-                      [np.asarray(ex["gt_boxes"]).reshape(-1, 4)], alpha=alpha, width=width, normalize=False)
+        pic = overlay(
+            img,
+            np.asarray(ex["cams"][variant])[None],
+            [np.asarray(ex["boxes"][variant]).reshape(-1, 4)],
+            [np.asarray(ex["gt_boxes"]).reshape(-1, 4)],
+            alpha=alpha,
+            width=width,
+            normalize=False,
+        )
         ax.imshow(pic[0].permute(1, 2, 0).numpy(), interpolation="nearest")
         wrong = ex["pred"] != ex["label"]
         text = f"gt: {name(ex['label'])}\npred: {name(ex['pred'])}"
@@ -153,8 +160,9 @@ def box_acc_curves(
         fixed_thresholds: label -> the variant's fixed operating threshold (drawn as a marker).
         title: figure title.
     """
-    fig = box_acc_curves_figure(curves, thresholds=thresholds, iou_thresholds=iou_thresholds,
-                                fixed_thresholds=fixed_thresholds, title=title)
+    fig = box_acc_curves_figure(
+        curves, thresholds=thresholds, iou_thresholds=iou_thresholds, fixed_thresholds=fixed_thresholds, title=title
+    )
     return _save(fig, path)
 
 
@@ -166,8 +174,7 @@ def box_acc_curves_figure(
     fixed_thresholds: Optional[Mapping[str, float]] = None,
     title: str = "Box accuracy vs CAM threshold",
 ) -> Figure:
-    """The :class:`Figure` of :func:`box_acc_curves` (same arguments, less ``path``).
-    """
+    """The :class:`Figure` of :func:`box_acc_curves` (same arguments, less ``path``)."""
     if not curves:
         raise ValueError("box_acc_curves: no curves to draw")
     th = np.asarray(thresholds, dtype=float)
@@ -199,7 +206,12 @@ def box_acc_curves_figure(
 
 
 def metrics_table_figure(
-    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], path: PathLike, *, first: str = "variant", title: str = ""
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    path: PathLike,
+    *,
+    first: str = "variant",
+    title: str = "",
 ) -> Path:
     """The metric table as a PNG (best value of each column in bold)."""
     if not rows:
@@ -240,7 +252,9 @@ def metrics_table_figure(
     return _save(fig, path)
 
 
-def pxap_curves(curves: Mapping[str, Mapping[str, Any]], path: PathLike, *, title: str = "Pixel precision-recall (PxAP)") -> Path:
+def pxap_curves(
+    curves: Mapping[str, Mapping[str, Any]], path: PathLike, *, title: str = "Pixel precision-recall (PxAP)"
+) -> Path:
     """Pixel precision against recall, one line per variant (the area under each is its PxAP).
 
     Args:

@@ -59,8 +59,8 @@ WSOLX_HD inline int32_t window_area2_outside(const uint8_t* mark, int lw, int lh
     area2 += static_cast<int32_t>(lanes[0] + lanes[1]);
 #endif
     for (; lx + 1 < lw; ++lx) {
-      const int pattern = (m0[lx] != outside ? 1 : 0) | (m0[lx + 1] != outside ? 2 : 0) |
-                          (m1[lx] != outside ? 4 : 0) | (m1[lx + 1] != outside ? 8 : 0);
+      const int pattern = (m0[lx] != outside ? 1 : 0) | (m0[lx + 1] != outside ? 2 : 0) | (m1[lx] != outside ? 4 : 0) |
+                          (m1[lx + 1] != outside ? 8 : 0);
       area2 += window_area2(pattern);
     }
   }
@@ -73,9 +73,9 @@ WSOLX_HD inline int32_t window_area2_outside(const uint8_t* mark, int lw, int lh
 // label, interval_image: padded images of row stride W2; mark, stack: scratch of (bbox + 2)^2
 // cells. Cell codes: 0 = free, 1 = pixel of the component, 2 = outside, 3 = queued. Every cell of
 // the window is written here first, so no state carries over between calls.
-WSOLX_HD inline int32_t filled_area2(const Component& c, int32_t r, const int32_t* label,
-                                     const uint8_t* interval_image, int current_interval,
-                                     const int32_t* root_of, int W2, uint8_t* mark, int32_t* stack) {
+WSOLX_HD inline int32_t filled_area2(const Component& c, int32_t r, const int32_t* label, const uint8_t* interval_image,
+                                     int current_interval, const int32_t* root_of, int W2, uint8_t* mark,
+                                     int32_t* stack) {
   const int lw = c.x1 - c.x0 + 3, lh = c.y1 - c.y0 + 3;
   constexpr uint8_t kFree = 0, kMember = 1, kOutside = 2, kQueued = 3;
   for (int lx = 0; lx < lw; ++lx) {

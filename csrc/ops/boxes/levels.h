@@ -52,7 +52,7 @@ WSOLX_HD inline int threshold_level(double t, double standard) {
 // "needed" when some threshold has it; only needed levels are snapshotted.
 struct LevelThresholds {
   int32_t begin[kLevels + 2];
-  int32_t* order;  // (T,) threshold indices, caller-provided
+  int32_t* order;       // (T,) threshold indices, caller-provided
   int lowest, highest;  // lowest and highest needed level
 
   WSOLX_HD bool needed(int level) const { return begin[level + 1] > begin[level]; }
@@ -96,8 +96,7 @@ struct Intervals {
 
 // Level histogram of each column stripe of the (H, W) map q: stripe k holds the columns
 // [k * stripe_width, (k + 1) * stripe_width), the last stripe also the remaining columns.
-WSOLX_HD inline void stripe_histograms(const uint8_t* q, int H, int W, int stripe_width,
-                                       int32_t (*hist)[kLevels]) {
+WSOLX_HD inline void stripe_histograms(const uint8_t* q, int H, int W, int stripe_width, int32_t (*hist)[kLevels]) {
   const int cw = stripe_width;
   for (int k = 0; k < kStripes; ++k)
     for (int v = 0; v < kLevels; ++v) hist[k][v] = 0;
@@ -131,9 +130,7 @@ WSOLX_HD inline void sort_pixels_by_interval(const uint8_t* q, int H, int W, int
   order_begin[intervals.count] = acc;
   const int W2 = W + 2;
   const uint64_t step = (uint64_t{1} << 32) + 1;
-  auto entry0 = [&](int y) {
-    return (static_cast<uint64_t>((y + 1) * W2 + 1) << 32) | static_cast<uint32_t>(y << 16);
-  };
+  auto entry0 = [&](int y) { return (static_cast<uint64_t>((y + 1) * W2 + 1) << 32) | static_cast<uint32_t>(y << 16); };
   for (int y = 0; y < H; ++y) {
     const uint8_t* const qrow = q + static_cast<int64_t>(y) * W;
     uint8_t* const irow = interval_image + static_cast<int64_t>(y + 1) * W2 + 1;

@@ -222,8 +222,8 @@ class MapBoxes {
     const Component& c = components_[r];
     if (c.euler4 == 4) return c.area2;
     if (filled_size_[r] != c.size) {
-      filled_area2_[r] = filled_area2(c, r, label_, interval_image_, current_interval_, root_of_, stride_,
-                                      fill_mark_, fill_stack_);
+      filled_area2_[r] =
+          filled_area2(c, r, label_, interval_image_, current_interval_, root_of_, stride_, fill_mark_, fill_stack_);
       filled_size_[r] = c.size;
     }
     return filled_area2_[r];
@@ -342,7 +342,7 @@ class MapBoxes {
     const int64_t* const first_rep = strides_.first_rep;
     const int64_t* const second_rep = strides_.second_rep;
     const uint8_t* const fast = strides_.one_or_two_runs;
-    const int32_t(*const delta)[4] = ring_.stat_delta;
+    const int32_t (*const delta)[4] = ring_.stat_delta;
     int32_t hot_root = 0;  // root of the register accumulator, 0 = none
     Stats4 hot;
     hot.clear();
@@ -408,7 +408,7 @@ class MapBoxes {
     const int64_t* const order = pixel_order_;
     const int W2 = stride_, W = width_, H = height_;
     alignas(16) const int32_t step[2][4] = {{1, 0, 0, 0}, {1, 0, 1, 0}};  // size + 1; border pixels + 1
-    int32_t hot_root = 0;  // root loaded into `hot`, 0 = none
+    int32_t hot_root = 0;                                                 // root loaded into `hot`, 0 = none
     Stats4 hot;
     hot.clear();
     for (int i = 0; i < intervals_.count && intervals_.lo[i] <= limit; ++i) {
@@ -482,8 +482,8 @@ class MapBoxes {
   int32_t num_ids_ = 0;   // ids handed out
   // Answers.
   bool single_ = true, multi_ = false, paper_ = false;
-  int hole_level_ = -1;        // highest needed level whose mask has a hole (multi-box mode)
-  int current_interval_ = 1;   // interval of the foreground pass's current snapshot
+  int hole_level_ = -1;       // highest needed level whose mask has a hole (multi-box mode)
+  int current_interval_ = 1;  // interval of the foreground pass's current snapshot
 };
 
 }  // namespace boxes

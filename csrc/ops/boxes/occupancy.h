@@ -43,14 +43,13 @@ WSOLX_HD inline void build_codes(uint8_t* interval_image, uint16_t* code, int H,
       // ge(n): n >= v  <=>  max(n, v) == n; gt(n): n > v  <=>  !(v >= n)
       auto ge = [&](__m128i n) { return _mm_cmpeq_epi8(_mm_max_epu8(n, v), n); };
       auto gt = [&](__m128i n) { return _mm_andnot_si128(_mm_cmpeq_epi8(_mm_max_epu8(n, v), v), _mm_set1_epi8(-1)); };
-      const __m128i lo = _mm_or_si128(
-          _mm_or_si128(_mm_or_si128(_mm_and_si128(ge(ld(-W2 - 1)), _mm_set1_epi8(1)),
-                                    _mm_and_si128(ge(ld(-W2)), _mm_set1_epi8(2))),
-                       _mm_or_si128(_mm_and_si128(ge(ld(-W2 + 1)), _mm_set1_epi8(4)),
-                                    _mm_and_si128(ge(ld(-1)), _mm_set1_epi8(8)))),
-          _mm_or_si128(_mm_or_si128(_mm_and_si128(gt(ld(1)), _mm_set1_epi8(32)),
-                                    _mm_and_si128(gt(ld(W2 - 1)), _mm_set1_epi8(64))),
-                       _mm_and_si128(gt(ld(W2)), _mm_set1_epi8(static_cast<char>(128)))));
+      const __m128i lo = _mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_and_si128(ge(ld(-W2 - 1)), _mm_set1_epi8(1)),
+                                                                _mm_and_si128(ge(ld(-W2)), _mm_set1_epi8(2))),
+                                                   _mm_or_si128(_mm_and_si128(ge(ld(-W2 + 1)), _mm_set1_epi8(4)),
+                                                                _mm_and_si128(ge(ld(-1)), _mm_set1_epi8(8)))),
+                                      _mm_or_si128(_mm_or_si128(_mm_and_si128(gt(ld(1)), _mm_set1_epi8(32)),
+                                                                _mm_and_si128(gt(ld(W2 - 1)), _mm_set1_epi8(64))),
+                                                   _mm_and_si128(gt(ld(W2)), _mm_set1_epi8(static_cast<char>(128)))));
       const __m128i hi = _mm_and_si128(gt(ld(W2 + 1)), _mm_set1_epi8(1));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out + x), _mm_unpacklo_epi8(lo, hi));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(out + x + 8), _mm_unpackhi_epi8(lo, hi));

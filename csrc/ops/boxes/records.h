@@ -11,8 +11,8 @@ namespace boxes {
 // first four lanes are the four counters of Stats4 (one 128-bit load / store).
 struct Component {
   int32_t size;
-  int32_t area2;  // 2 x contour area without hole filling (foreground pass)
-  union {         // the third counter means one thing per pass
+  int32_t area2;            // 2 x contour area without hole filling (foreground pass)
+  union {                   // the third counter means one thing per pass
     int32_t euler4;         // foreground pass: 4 x Euler number (4: no holes)
     int32_t border_pixels;  // background pass: pixels on the image border (0: the component is a hole)
   };

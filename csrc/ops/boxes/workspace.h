@@ -11,11 +11,11 @@ namespace boxes {
 // accumulator). The workspace is left uninitialised: a map reads only what it wrote first.
 struct WorkspaceLayout {
   // In int32 words from the start of the workspace.
-  int64_t components;    // Component per id (8 words; first, so 32-byte aligned when the workspace is)
-  int64_t pending;       // Pending per id (8 words)
-  int64_t root_of;       // id -> root, kept flat: a merge relabels the smaller component's ids
-  int64_t live_roots;    // the live roots, in any order
-  int64_t next_id;       // ids of a root as a linked list (next_id, last_id), for the relabelling
+  int64_t components;  // Component per id (8 words; first, so 32-byte aligned when the workspace is)
+  int64_t pending;     // Pending per id (8 words)
+  int64_t root_of;     // id -> root, kept flat: a merge relabels the smaller component's ids
+  int64_t live_roots;  // the live roots, in any order
+  int64_t next_id;     // ids of a root as a linked list (next_id, last_id), for the relabelling
   int64_t last_id;
   int64_t filled_size;   // size of the root when its filled area was cached (-1: never)
   int64_t filled_area2;  // 2 x area of the root with its holes filled

@@ -137,15 +137,15 @@ at::Tensor cam_boxes_cpu(const at::Tensor& cams, const at::Tensor& thresholds, i
 }
 
 std::tuple<at::Tensor, at::Tensor> cam_all_boxes_cpu(const at::Tensor& cams, const at::Tensor& thresholds,
-                                                      int64_t height, int64_t width, double percentile,
-                                                      bool normalize, std::string_view box_rule) {
+                                                     int64_t height, int64_t width, double percentile, bool normalize,
+                                                     std::string_view box_rule) {
   Outputs o = run_cpu(cams, thresholds, height, width, percentile, normalize, std::string(box_rule), false, true);
   return {o.boxes, o.counts};
 }
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> cam_boxes_both_cpu(const at::Tensor& cams, const at::Tensor& thresholds,
-                                                                   int64_t height, int64_t width, double percentile,
-                                                                   bool normalize, std::string_view box_rule) {
+                                                                  int64_t height, int64_t width, double percentile,
+                                                                  bool normalize, std::string_view box_rule) {
   Outputs o = run_cpu(cams, thresholds, height, width, percentile, normalize, std::string(box_rule), true, true);
   return {o.single, o.boxes, o.counts};
 }

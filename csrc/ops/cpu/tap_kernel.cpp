@@ -2,8 +2,8 @@
 // Forward: per channel one pass for the max and one for the thresholded sum (the plane is still
 // in cache), writing the packed keep bits. The thresholded sum is accumulated in float64 and the
 // count in int64 (tap.h::tap_sum_t), so float32/16/bf16 results stay at float32 rounding for any
-// plane size (a float32 running sum drifts by percent at 4096x4096 and a float32 count stops at 2^24). Backward: dx = bit ? dy / max(count, 1) : 0, reading
-// only the bits (1/32 of x for float32).
+// plane size (a float32 running sum drifts by percent at 4096x4096 and a float32 count stops at 2^24). Backward: dx =
+// bit ? dy / max(count, 1) : 0, reading only the bits (1/32 of x for float32).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -336,8 +336,8 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> tap_forward_cpu(const at::Tensor&
   const auto layout = tap_layout(input);
   const at::Tensor x = input.contiguous(layout);
   const int64_t B = x.size(0), C = x.size(1), HW = x.size(2) * x.size(3);
-  TORCH_CHECK(HW < (int64_t(1) << 31), "tap_forward_cpu: planes of 2^31 or more elements are not supported, got H*W = ",
-              HW);
+  TORCH_CHECK(HW < (int64_t(1) << 31),
+              "tap_forward_cpu: planes of 2^31 or more elements are not supported, got H*W = ", HW);
   const auto acc = tap_acc_type(x.scalar_type());
   at::Tensor y = at::empty({B, C}, x.options());
   at::Tensor mask = at::empty(tap_mask_shape(x, layout), x.options().dtype(at::kByte));

@@ -151,7 +151,8 @@ void launch_all(const at::Tensor& cams, Params p, int64_t N, int64_t* out, int64
     p.n0 = n0;
     p.n1 = std::min(N, n0 + chunk);
     const int64_t blocks = (p.n1 - n0 + kThreads - 1) / kThreads;
-    boxes_kernel<kMode, scalar_t><<<blocks, kThreads, 0, stream>>>(cams.const_data_ptr<scalar_t>(), p, out, aux, single);
+    boxes_kernel<kMode, scalar_t>
+        <<<blocks, kThreads, 0, stream>>>(cams.const_data_ptr<scalar_t>(), p, out, aux, single);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   }
 }
@@ -237,16 +238,15 @@ at::Tensor cam_boxes_cuda(const at::Tensor& cams, const at::Tensor& thresholds, 
 }
 
 std::tuple<at::Tensor, at::Tensor> cam_all_boxes_cuda(const at::Tensor& cams, const at::Tensor& thresholds,
-                                                       int64_t height, int64_t width, double percentile,
-                                                       bool normalize, std::string_view box_rule) {
+                                                      int64_t height, int64_t width, double percentile, bool normalize,
+                                                      std::string_view box_rule) {
   Outputs o = run_cuda(cams, thresholds, height, width, percentile, normalize, std::string(box_rule), false, true);
   return {o.boxes, o.counts};
 }
 
-std::tuple<at::Tensor, at::Tensor, at::Tensor> cam_boxes_both_cuda(const at::Tensor& cams,
-                                                                    const at::Tensor& thresholds, int64_t height,
-                                                                    int64_t width, double percentile, bool normalize,
-                                                                    std::string_view box_rule) {
+std::tuple<at::Tensor, at::Tensor, at::Tensor> cam_boxes_both_cuda(const at::Tensor& cams, const at::Tensor& thresholds,
+                                                                   int64_t height, int64_t width, double percentile,
+                                                                   bool normalize, std::string_view box_rule) {
   Outputs o = run_cuda(cams, thresholds, height, width, percentile, normalize, std::string(box_rule), true, true);
   return {o.single, o.boxes, o.counts};
 }
