@@ -60,9 +60,9 @@ def test_adl_layers_at_the_protocol_points(arch, points):
     with torch.device("meta"):
         model = get_model(arch, num_classes=3, method="adl", drop_rate=0.5, gamma=0.7)
         plain = get_model(arch, num_classes=3)
-    assert tuple(model.adl.keys()) == points
-    assert all(isinstance(m, ADLayer) and m.drop_rate == 0.5 and m.gamma == 0.7 for m in model.adl.values())
-    assert len(plain.adl) == 0
+    assert tuple(model.point_layers.keys()) == points
+    assert all(isinstance(m, ADLayer) and m.drop_rate == 0.5 and m.gamma == 0.7 for m in model.point_layers.values())
+    assert len(plain.point_layers) == 0
     # ADL is parameter-free: the state dicts coincide.
     assert model.state_dict().keys() == plain.state_dict().keys()
 
@@ -80,6 +80,6 @@ def test_adl_model_train_vs_eval():
     # Training: every ADL point applies its drop mask (drop_rate = 1).
     model.train()
     _, _, taps = model.forward_features_with_taps(x, ("pool3",))
-    importance, drop = model.adl["pool3"].maps(plain.train().forward_trunk(x, ("pool3",))[1]["pool3"])
+    importance, drop = model.point_layers["pool3"].maps(plain.train().forward_trunk(x, ("pool3",))[1]["pool3"])
     torch.testing.assert_close(taps["pool3"], plain.forward_trunk(x, ("pool3",))[1]["pool3"] * drop)
     assert (drop == 0).any()

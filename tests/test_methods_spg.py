@@ -59,7 +59,7 @@ def test_spg_outputs_and_auxiliary_losses(arch):
     x = torch.randn(2, 3, 48, 48)
     y = torch.tensor([2, 0])
     spg = model.method
-    p1, p2 = model.spg_points
+    p1, p2 = model.point_sets["spg"]
     assert spg.b1[0].in_channels == model.point_channels[p1] and spg.c[0][0].in_channels == model.feature_channels
     assert spg.width == (128 if arch == "vgg_tiny" else 512)  # protocol 512, capped at K // 2
     torch.manual_seed(1)  # dropout (InceptionV3) is re-drawn: compare under the same seed

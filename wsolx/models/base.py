@@ -140,22 +140,6 @@ class WSOLModel(nn.Module):
             raise ValueError(f"{self.arch}: a layer is already inserted at point {point!r}")
         self.point_layers[point] = layer
 
-    # Deprecated read-only aliases of the generic hooks above, kept for existing code.
-    @property
-    def adl(self) -> nn.ModuleDict:
-        """Deprecated alias of :attr:`point_layers` (the layers inserted at feature points)."""
-        return self.point_layers
-
-    @property
-    def adl_points(self) -> Tuple[str, ...]:
-        """Deprecated alias of ``point_sets["adl"]`` (``()`` when undefined)."""
-        return tuple(self.point_sets.get("adl", ()))
-
-    @property
-    def spg_points(self) -> Tuple[str, ...]:
-        """Deprecated alias of ``point_sets["spg"]`` (``("", "")`` when undefined)."""
-        return tuple(self.point_sets.get("spg", ("", "")))
-
     # ------------------------------------------------------------------ forward passes
     def _point(self, name: str, x: Tensor, taps: Sequence[str], out: Dict[str, Tensor]) -> Tensor:
         """Apply the layer inserted at point ``name`` (if any) and record the tap if asked for."""
