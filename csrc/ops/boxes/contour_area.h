@@ -15,7 +15,7 @@ namespace wsolx {
 namespace boxes {
 
 // Area bounds (2x units). Lower: the hole-less area, exact for a component without holes
-// (Euler number 1). Upper: filling adds at most 4 windows x 2 per filled pixel, and the filled
+// (Euler number 1). Upper: filling adds at most 2 per window it changes (below), and the filled
 // pixels number at most (a) the bbox cells outside the component and (b) (P / 4)^2, where P is
 // the perimeter minus 2 (w + h): every column (row) of the bbox gives the outside at least two
 // edges, and a filled region R needs at least 2 (w_R + h_R) >= 4 sqrt(|R|) edges of its own.
@@ -27,7 +27,13 @@ WSOLX_HD inline int32_t upper_area2(const Component& c) {
   const int64_t inner = c.perim - 2 * (w + h);
   const int64_t by_perim = inner > 0 ? inner * inner / 16 : 0;
   filled = by_perim < filled ? by_perim : filled;
-  const int64_t by_holes = c.area2 + 8 * filled;
+  // Filling changes only the 2x2 windows that meet a filled region R (m pixels, perimeter P_R),
+  // each by at most 2: at most 4 m windows, and at most m + P_R (dilating R by one column adds
+  // one cell per horizontal run, P_R^v / 2 in all, then by one row at most two cells per
+  // vertical run of R, P_R^h in all). R's edges are the component's inner edges.
+  const int64_t by_cells = c.area2 + 8 * filled;
+  const int64_t by_windows = c.area2 + 2 * (filled + (inner > 0 ? inner : 0));
+  const int64_t by_holes = by_windows < by_cells ? by_windows : by_cells;
   const int64_t by_box = 2 * (w - 1) * (h - 1);
   return static_cast<int32_t>(by_holes < by_box ? by_holes : by_box);
 }
