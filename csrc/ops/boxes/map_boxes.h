@@ -66,8 +66,6 @@ class MapBoxes {
     filled_area2_ = workspace + layout.filled_area2;
     pixel_order_ = reinterpret_cast<int64_t*>(workspace + layout.pixel_order);
     label_ = workspace + layout.label;
-    fill_mark_ = reinterpret_cast<uint8_t*>(workspace + layout.fill_mark);
-    fill_stack_ = workspace + layout.fill_stack;
     uint8_t* const bytes = reinterpret_cast<uint8_t*>(workspace + layout.bytes);
     q_ = bytes + layout.q;
     occupied_ = bytes + layout.occupied;
@@ -217,13 +215,12 @@ class MapBoxes {
 
   // Exact 2x area of root r. Filled areas are cached per root and valid while its size (which
   // grows with every pixel and merge) is unchanged: a large component with holes is otherwise
-  // refilled at every snapshot.
+  // traced again at every snapshot.
   WSOLX_HD int32_t exact_area2(int32_t r) {
     const Component& c = components_[r];
     if (c.euler4 == 4) return c.area2;
     if (filled_size_[r] != c.size) {
-      filled_area2_[r] =
-          filled_area2(c, r, label_, interval_image_, current_interval_, root_of_, stride_, fill_mark_, fill_stack_);
+      filled_area2_[r] = filled_area2(c, r, label_, interval_image_, current_interval_, root_of_, stride_);
       filled_size_[r] = c.size;
     }
     return filled_area2_[r];
@@ -284,7 +281,7 @@ class MapBoxes {
     }
     if (!single_) return;
     // Largest area; ties go to the later raster-first pixel. Exact areas are computed only when
-    // another component's upper bound reaches the leader's lower bound, and the leader's own fill
+    // another component's upper bound reaches the leader's lower bound, and the leader's own filled area
     // only when a rival's exact area reaches it.
     int32_t best = -1, best_lower = -1, best_first = -1;
     for (int32_t k = 0; k < num_live_; ++k) {
@@ -473,8 +470,6 @@ class MapBoxes {
   int32_t *root_of_, *live_roots_, *next_id_, *last_id_, *filled_size_, *filled_area2_;
   int64_t* pixel_order_;
   int32_t* label_;
-  uint8_t* fill_mark_;
-  int32_t* fill_stack_;
   uint8_t *q_, *occupied_, *interval_image_;
   uint16_t* neighbour_code_;
   // Union-find state.

@@ -21,8 +21,6 @@ struct WorkspaceLayout {
   int64_t filled_area2;  // 2 x area of the root with its holes filled
   int64_t pixel_order;   // int64 per pixel: pixels by interval (sort_pixels_by_interval)
   int64_t label;         // padded (H + 2) x (W + 2): component id of each pixel (valid once occupied)
-  int64_t fill_mark;     // padded, as bytes: cells of the flood fill (filled_area2)
-  int64_t fill_stack;    // padded: the flood fill's stack
   int64_t bytes;         // start of the byte arrays below
   // In bytes from `bytes`.
   int64_t q;               // H x W quantised map
@@ -50,8 +48,6 @@ struct WorkspaceLayout {
     filled_area2 = take(ids);
     pixel_order = take(2 * hw);
     label = take(padded);
-    fill_mark = take(padded);
-    fill_stack = take(padded);
     bytes = at;
     at = 0;
     q = take((hw + 3) / 4 * 4);
