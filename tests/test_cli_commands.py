@@ -133,25 +133,13 @@ def test_eval_with_no_variant_left(checkpoint, capsys):
     assert "no variant left" in capsys.readouterr().err
 
 
+#: A demo small enough for a test (with --quick).
+SMALL_DEMO = "--image-size 32 --num-classes 2 --train-per-class 8 --examples 2 --quiet".split()
+
+
 def test_demo_smoke(tmp_path, capsys):
     out = tmp_path / "demo"
-    argv = [
-        "demo",
-        "--quick",
-        "--out",
-        str(out),
-        "--epochs",
-        "1",
-        "--image-size",
-        "32",
-        "--num-classes",
-        "2",
-        "--train-per-class",
-        "8",
-        "--examples",
-        "2",
-        "--quiet",
-    ]
+    argv = ["demo", "--quick", "--out", str(out), "--epochs", "1", *SMALL_DEMO]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     for label in ("CAM", "CAM+NWC+PaS", "TAP", "TAP+NWC+PaS"):
@@ -175,26 +163,7 @@ def test_demo_is_deterministic(tmp_path):
     for k in range(2):
         out = tmp_path / f"demo{k}"
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "wsolx",
-                "demo",
-                "--quick",
-                "--out",
-                str(out),
-                "--epochs",
-                "2",
-                "--image-size",
-                "32",
-                "--num-classes",
-                "2",
-                "--train-per-class",
-                "8",
-                "--examples",
-                "2",
-                "--quiet",
-            ],
+            [sys.executable, "-m", "wsolx", "demo", "--quick", "--out", str(out), "--epochs", "2", *SMALL_DEMO],
             cwd=tmp_path,
             env=env,
             capture_output=True,
