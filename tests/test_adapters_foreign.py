@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 import torchvision
-from cli_args import train_argv
+from tiny_runs import train_argv
 
 from wsolx.adapters.foreign import ForeignCAMModel, build_foreign_model, is_foreign_arch
 from wsolx.cli import main

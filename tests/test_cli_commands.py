@@ -7,7 +7,7 @@ import runpy
 import sys
 
 import pytest
-from cli_args import train_argv
+from tiny_runs import train_argv
 
 from wsolx.cli import main
 

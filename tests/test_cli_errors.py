@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from cli_args import train_argv
+from tiny_runs import train_argv
 
 from wsolx import errors
 from wsolx.cli import main

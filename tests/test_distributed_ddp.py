@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from cli_args import train_argv
+from tiny_runs import train_argv
 
 from wsolx.data import synthetic
 from wsolx.engine import ShardSampler, evaluate_checkpoint, read_jsonl

@@ -7,8 +7,9 @@ import dataclasses
 import shutil
 
 import pytest
+from tiny_runs import tiny_config
 
-from wsolx.engine import Config, DataConfig, EvalConfig, ModelConfig, OptimConfig, Trainer
+from wsolx.engine import Config, Trainer
 from wsolx.engine.epoch_logs import CSVSummary, flatten_epoch, read_summary
 
 SIZE = 32
@@ -65,27 +66,8 @@ def synth_root(make_synth):
 
 
 def _cfg(root, out, epochs, **kw) -> Config:
-    return Config(
-        data=DataConfig(
-            dataset="SYNTH",
-            data_root=str(root),
-            image_size=SIZE,
-            crop_size=SIZE,
-            resize_size=36,
-            batch_size=6,
-            eval_batch_size=6,
-            num_workers=0,
-        ),
-        model=ModelConfig(arch="vgg_tiny", pooling="tap", method_kwargs={"base_width": 4}),
-        optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=epochs, lr_step=1),
-        eval=EvalConfig(variants=["base"], cam_curve_interval=0.1),
-        out_dir=str(out),
-        device="cpu",
-        progress=False,
-        final_test=False,
-        loggers=["csv", "tensorboard"],
-        log_images_every=2,
-        **kw,
+    return tiny_config(
+        root, out, optim={"epochs": epochs}, final_test=False, loggers=["csv", "tensorboard"], log_images_every=2, **kw
     )
 
 

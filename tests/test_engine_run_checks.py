@@ -11,8 +11,9 @@ import shutil
 import signal
 
 import pytest
+from tiny_runs import tiny_config as _tiny_config
 
-from wsolx.engine import Config, ConfigError, DataConfig, EvalConfig, ModelConfig, OptimConfig, Trainer, read_jsonl
+from wsolx.engine import Config, ConfigError, OptimConfig, Trainer, read_jsonl
 from wsolx.engine.checkpoint import load_checkpoint
 from wsolx.errors import RunInterrupted
 
@@ -25,18 +26,8 @@ def synth_root(make_synth):
 
 
 def tiny_config(root, out, **changes) -> Config:
-    cfg = Config(
-        data=DataConfig(
-            dataset="SYNTH", data_root=str(root), image_size=SIZE, resize_size=36, batch_size=4, num_workers=0
-        ),
-        model=ModelConfig(arch="vgg_tiny", pooling="tap", method_kwargs={"base_width": 4}),
-        optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=3, lr_step=1),
-        eval=EvalConfig(variants=["base"], cam_curve_interval=0.1),
-        out_dir=str(out),
-        device="cpu",
-        progress=False,
-    )
-    return dataclasses.replace(cfg, **changes)
+    changes.setdefault("optim", {"epochs": 3})
+    return _tiny_config(root, out, data={"batch_size": 4}, **changes)
 
 
 def test_best_val_metrics_survive_sigterm_and_resume(synth_root, tmp_path, monkeypatch):

@@ -7,15 +7,13 @@ import json
 
 import pytest
 import torch
+from tiny_runs import tiny_config as _tiny_config
 
 from wsolx.engine import (
     CheckpointError,
     Config,
     ConfigError,
-    DataConfig,
-    EvalConfig,
     ModelConfig,
-    OptimConfig,
     Trainer,
     evaluate_checkpoint,
     load_checkpoint,
@@ -31,26 +29,13 @@ def synth_root(make_synth):
 
 
 def tiny_config(root, out, **changes) -> Config:
-    cfg = Config(
-        data=DataConfig(
-            dataset="SYNTH",
-            data_root=str(root),
-            image_size=SIZE,
-            crop_size=SIZE,
-            resize_size=36,
-            batch_size=6,
-            eval_batch_size=9,
-            num_workers=0,
-            mask_dataset="SYNTH_MASK",
-        ),
-        model=ModelConfig(arch="vgg_tiny", pooling="tap", method_kwargs={"base_width": 4}),
-        optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=2, lr_step=1),
-        eval=EvalConfig(variants=["base", "nwc+pas"], cam_curve_interval=0.05),
-        out_dir=str(out),
-        device="cpu",
-        progress=False,
+    return _tiny_config(
+        root,
+        out,
+        data={"eval_batch_size": 9, "mask_dataset": "SYNTH_MASK"},
+        eval={"variants": ["base", "nwc+pas"], "cam_curve_interval": 0.05},
+        **changes,
     )
-    return dataclasses.replace(cfg, **changes)
 
 
 def test_train_then_eval_end_to_end(synth_root, tmp_path):

@@ -14,7 +14,7 @@ from wsolx.metrics import evaluate_scoremaps
 
 cv2 = pytest.importorskip("cv2")
 import official_eval as oe  # noqa: E402
-from cli_args import train_argv  # noqa: E402
+from tiny_runs import train_argv  # noqa: E402
 
 SIZE = 16
 

@@ -10,11 +10,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from tiny_runs import tiny_config
 
 from wsolx import protocol
 from wsolx.cli import build_parser, config_from_args
 from wsolx.data.subsample import subsample_per_class
-from wsolx.engine import Config, DataConfig, EvalConfig, ModelConfig, OptimConfig, Trainer, load_checkpoint
+from wsolx.engine import Config, DataConfig, Trainer, load_checkpoint
 from wsolx.engine.builders import build_dataset, build_model
 from wsolx.engine.evaluator import logits_and_cams
 from wsolx.metrics import BoxEvaluator
@@ -177,26 +178,14 @@ def test_val_threshold_metrics_by_hand():
 
 
 def _tiny(root, out, **changes):
-    cfg = Config(
-        data=DataConfig(
-            dataset="SYNTH",
-            data_root=str(root),
-            image_size=SIZE,
-            crop_size=SIZE,
-            resize_size=36,
-            batch_size=6,
-            eval_batch_size=9,
-            num_workers=0,
-        ),
-        model=ModelConfig(arch="vgg_tiny", pooling="tap", method_kwargs={"base_width": 4}),
-        optim=OptimConfig(lr=0.01, weight_decay=1e-4, epochs=2, lr_step=1),
-        eval=EvalConfig(variants=["base", "nwc+pas"], cam_curve_interval=0.05),
-        out_dir=str(out),
-        device="cpu",
-        progress=False,
+    return tiny_config(
+        root,
+        out,
+        data={"eval_batch_size": 9},
+        eval={"variants": ["base", "nwc+pas"], "cam_curve_interval": 0.05},
         eval_every=1,
+        **changes,
     )
-    return dataclasses.replace(cfg, **changes)
 
 
 def _manual_box_acc(cfg, ckpt_path, split, variant, threshold):
