@@ -45,14 +45,14 @@ WSOLX_HD inline int32_t upper_area2(const Component& c) {
 // centres. The cost is the border's length (a few hundred steps for a CAM-like component), where
 // a flood fill of the outside inside the bbox cost every bbox cell (thousands, at every snapshot
 // where a component with holes has grown).
-// The component's pixels are the occupied ones (interval >= current_interval) whose id maps to r;
-// label, interval_image: padded images of row stride W2.
-WSOLX_HD inline int32_t filled_area2(const Component& c, int32_t r, const int32_t* label, const uint8_t* interval_image,
-                                     int current_interval, const int32_t* root_of, int W2) {
+// The component's pixels are the occupied ones (level >= the snapshot's level) whose id maps to r;
+// label, level_image: padded images of row stride W2.
+WSOLX_HD inline int32_t filled_area2(const Component& c, int32_t r, const int32_t* label, const uint8_t* level_image,
+                                     int level, const int32_t* root_of, int W2) {
   // Neighbour directions, counterclockwise on screen (y down): E, NE, N, NW, W, SW, S, SE.
   const int dx[8] = {1, 1, 0, -1, -1, -1, 0, 1};
   const int dy[8] = {0, -1, -1, -1, 0, 1, 1, 1};
-  auto member = [&](int64_t p) { return interval_image[p] >= current_interval && root_of[label[p]] == r; };
+  auto member = [&](int64_t p) { return level_image[p] >= level && root_of[label[p]] == r; };
   const int x0 = c.first & 0xFFFF, y0 = c.first >> 16;
   const int64_t start = static_cast<int64_t>(y0 + 1) * W2 + x0 + 1;
   // The start's W neighbour is not in the component (raster-first pixel). Its first member

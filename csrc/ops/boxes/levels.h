@@ -1,5 +1,5 @@
-// Levels of a quantised map: the standard value, the level of every threshold, the intervals
-// between needed levels, and the counting sort of the pixels by interval.
+// Levels of a quantised map: the standard value, the level of every threshold, and the counting
+// sort of the pixels by level.
 #pragma once
 
 #include "ops/boxes/common.h"
@@ -54,6 +54,7 @@ struct LevelThresholds {
   int32_t begin[kLevels + 2];
   int32_t* order;       // (T,) threshold indices, caller-provided
   int lowest, highest;  // lowest and highest needed level
+  int lowest_cut;       // lowest needed level in [1, 255] (256: none); pixels below it are never visited
 
   WSOLX_HD bool needed(int level) const { return begin[level + 1] > begin[level]; }
 
@@ -71,26 +72,9 @@ struct LevelThresholds {
     int32_t fill[kLevels + 1];
     for (int v = 0; v <= kLevels; ++v) fill[v] = begin[v];
     for (int j = 0; j < T; ++j) order[fill[threshold_level(thresholds[j], standard)]++] = j;
-  }
-};
-
-// Cut points: 0 and every needed level in (0, 256). Interval i holds the levels [lo[i], lo[i + 1]);
-// pixels inside one interval may join in any order, since no snapshot falls between them, and
-// fewer intervals than levels also means fewer sort streams. Interval 0 (levels below the lowest
-// cut) is only needed for the level-0 mask, the whole image, which is answered without pixels.
-struct Intervals {
-  int32_t lo[kLevels + 1];
-  int count;
-
-  // Also fills interval_of[v] for every level v < 256.
-  WSOLX_HD void build(const LevelThresholds& levels, uint8_t* interval_of) {
-    count = 0;
-    lo[count++] = 0;
-    for (int v = 1; v < kLevels; ++v)
-      if (levels.needed(v)) lo[count++] = v;
-    lo[count] = kLevels;
-    for (int i = 0; i < count; ++i)
-      for (int v = lo[i]; v < lo[i + 1]; ++v) interval_of[v] = static_cast<uint8_t>(i);
+    lowest_cut = kLevels;
+    for (int v = kLevels - 1; v >= 1; --v)
+      if (needed(v)) lowest_cut = v;
   }
 };
 
@@ -108,48 +92,41 @@ WSOLX_HD inline void stripe_histograms(const uint8_t* q, int H, int W, int strip
   }
 }
 
-// Pixels counting-sorted by interval into order (H * W entries), raster order inside a stripe
-// and stripe k's pixels after stripe k - 1's; order[order_begin[i] .. order_begin[i + 1]) is
-// interval i. An entry is padded index << 32 | y << 16 | x: the foreground loop needs no division
-// and the next pixel of a row is the entry + (1 << 32) + 1. The same pass writes every pixel's
-// interval into the interior of the padded (H + 2) x (W + 2) interval image.
-WSOLX_HD inline void sort_pixels_by_interval(const uint8_t* q, int H, int W, int stripe_width,
-                                             const int32_t (*hist)[kLevels], const Intervals& intervals,
-                                             const uint8_t* interval_of, int64_t* order, int32_t* order_begin,
-                                             uint8_t* interval_image) {
+// Pixels counting-sorted by level into order (H * W entries), raster order inside a stripe and
+// stripe k's pixels after stripe k - 1's; order[order_begin[v] .. order_begin[v + 1]) is level v.
+// Pixels of one level may join in any order (no snapshot falls between them); sorting by level
+// rather than by the intervals between needed levels needs no level -> interval table and no
+// interval image (the padded level image is a plain copy of q, occupancy.h). An entry is padded
+// index << 32 | y << 16 | x: the foreground loop needs no division and the next pixel of a row is
+// the entry + (1 << 32) + 1.
+WSOLX_HD inline void sort_pixels_by_level(const uint8_t* q, int H, int W, int stripe_width,
+                                          const int32_t (*hist)[kLevels], int64_t* order, int32_t* order_begin) {
   const int cw = stripe_width;
-  int64_t* wp[kStripes][kLevels];  // write position per stripe and interval
+  int64_t* wp[kStripes][kLevels];  // write position per stripe and level
   int32_t acc = 0;
-  for (int i = 0; i < intervals.count; ++i) {
-    order_begin[i] = acc;
+  for (int v = 0; v < kLevels; ++v) {
+    order_begin[v] = acc;
     for (int k = 0; k < kStripes; ++k) {
-      wp[k][i] = order + acc;
-      for (int v = intervals.lo[i]; v < intervals.lo[i + 1]; ++v) acc += hist[k][v];
+      wp[k][v] = order + acc;
+      acc += hist[k][v];
     }
   }
-  order_begin[intervals.count] = acc;
+  order_begin[kLevels] = acc;
   const int W2 = W + 2;
   const uint64_t step = (uint64_t{1} << 32) + 1;
   auto entry0 = [&](int y) { return (static_cast<uint64_t>((y + 1) * W2 + 1) << 32) | static_cast<uint32_t>(y << 16); };
   for (int y = 0; y < H; ++y) {
     const uint8_t* const qrow = q + static_cast<int64_t>(y) * W;
-    uint8_t* const irow = interval_image + static_cast<int64_t>(y + 1) * W2 + 1;
     uint64_t e[kStripes];
     for (int k = 0; k < kStripes; ++k) e[k] = entry0(y) + static_cast<uint64_t>(k * cw) * step;
     for (int x = 0; x < cw; ++x) {
       for (int k = 0; k < kStripes; ++k) {
-        const int iv = interval_of[qrow[k * cw + x]];
-        irow[k * cw + x] = static_cast<uint8_t>(iv);
-        *wp[k][iv]++ = static_cast<int64_t>(e[k]);
+        *wp[k][qrow[k * cw + x]]++ = static_cast<int64_t>(e[k]);
         e[k] += step;
       }
     }
     uint64_t el = entry0(y) + static_cast<uint64_t>(kStripes * cw) * step;
-    for (int x = kStripes * cw; x < W; ++x, el += step) {
-      const int iv = interval_of[qrow[x]];
-      irow[x] = static_cast<uint8_t>(iv);
-      *wp[kStripes - 1][iv]++ = static_cast<int64_t>(el);
-    }
+    for (int x = kStripes * cw; x < W; ++x, el += step) *wp[kStripes - 1][qrow[x]]++ = static_cast<int64_t>(el);
   }
 }
 

@@ -7,10 +7,10 @@
 //      q = uint8((s - min) / max(s - min) * 255) (zeros if constant / NaN / infinite)
 //   2. standard value P = max(q) or numpy-linear percentile of q (from a 256-bin histogram)
 //   3. per threshold t: T = trunc(t * P), level L = clamp(T + 1, 0, 256), mask = q >= L
-//      (levels.h: thresholds grouped by level, intervals between needed levels)
-//   4. pixels are counting-sorted by interval, column stripe by column stripe (levels.h)
+//      (levels.h: thresholds grouped by level; only the needed levels are snapshotted)
+//   4. pixels are counting-sorted by level, column stripe by column stripe (levels.h)
 //   5. the occupancy code every pixel sees when it joins, from one raster pass (occupancy.h)
-//   6. foreground union-find in decreasing interval order (8-connectivity): after each needed level
+//   6. foreground union-find in decreasing level order (8-connectivity): after each needed level
 //      the live components are the components of that mask; a snapshot emits their boxes and the
 //      largest contour's (contour_area.h). The level-0 mask (q >= 0) is the whole image: it is
 //      answered without visiting pixels.
@@ -69,7 +69,7 @@ class MapBoxes {
     uint8_t* const bytes = reinterpret_cast<uint8_t*>(workspace + layout.bytes);
     q_ = bytes + layout.q;
     occupied_ = bytes + layout.occupied;
-    interval_image_ = bytes + layout.interval_image;
+    level_image_ = bytes + layout.level_image;
     neighbour_code_ = reinterpret_cast<uint16_t*>(bytes + layout.neighbour_code);
     levels_.order = threshold_order;
   }
@@ -106,16 +106,13 @@ class MapBoxes {
       for (int k = 0; k < kStripes; ++k) total[v] += hist[k][v];
     }
     const double standard = percentile_from_histogram(total, pixels_, percentile);
-    // 3. Thresholds grouped by level; intervals between the needed levels.
+    // 3. Thresholds grouped by level.
     levels_.build(thresholds, T, standard);
-    uint8_t interval_of[kLevels];
-    intervals_.build(levels_, interval_of);
-    // 4. Pixels sorted by interval, and the interval image.
+    // 4. Pixels sorted by level.
     int32_t order_begin[kLevels + 1];
-    sort_pixels_by_interval(q_, height_, width_, stripe_width_, hist, intervals_, interval_of, pixel_order_,
-                            order_begin, interval_image_);
-    // 5. Occupancy codes.
-    build_codes(interval_image_, neighbour_code_, height_, width_, stripe_width_);
+    sort_pixels_by_level(q_, height_, width_, stripe_width_, hist, pixel_order_, order_begin);
+    // 5. The padded level image and the occupancy codes.
+    build_codes(q_, level_image_, neighbour_code_, height_, width_, stripe_width_);
     // 6. Foreground pass: every snapshot's boxes.
     foreground_pass(order_begin);
     // 7. Holes exist only at levels where the components' Euler numbers say so (Euler number =
@@ -220,7 +217,7 @@ class MapBoxes {
     const Component& c = components_[r];
     if (c.euler4 == 4) return c.area2;
     if (filled_size_[r] != c.size) {
-      filled_area2_[r] = filled_area2(c, r, label_, interval_image_, current_interval_, root_of_, stride_);
+      filled_area2_[r] = filled_area2(c, r, label_, level_image_, current_level_, root_of_, stride_);
       filled_size_[r] = c.size;
     }
     return filled_area2_[r];
@@ -318,8 +315,8 @@ class MapBoxes {
 
   // ---- the two passes ----------------------------------------------------------------------
 
-  // Step 6. Intervals in decreasing order; after interval i the live components are those of
-  // q >= intervals_.lo[i]. A pixel's occupancy code indexes the step of its component's
+  // Step 6. Levels in decreasing order, from 255 down to the lowest needed level above 0; after
+  // level v the live components are those of q >= v. A pixel's occupancy code indexes the step of its component's
   // statistics and the representatives of its at most two neighbouring runs. Fast path (almost
   // every pixel of a CAM-like map): both representatives have one root; the pixel's steps go to
   // a register accumulator of that root (Stats4), moved into the root's Pending record only when
@@ -343,21 +340,40 @@ class MapBoxes {
     int32_t hot_root = 0;  // root of the register accumulator, 0 = none
     Stats4 hot;
     hot.clear();
-    for (int i = intervals_.count - 1; i >= 1; --i) {
-      const int v = intervals_.lo[i];
-      current_interval_ = i;
-      const int64_t* e = pixel_order_ + order_begin[i];
-      const int64_t* const e_end = pixel_order_ + order_begin[i + 1];
+    for (int v = kLevels - 1; v >= levels_.lowest_cut; --v) {
+      current_level_ = v;
+      const int64_t* e = pixel_order_ + order_begin[v];
+      const int64_t* const e_end = pixel_order_ + order_begin[v + 1];
       for (; e != e_end; ++e) {
+        if (num_live_ == 1) {
+          // One live component: every occupied neighbour belongs to it, so a pixel with any
+          // occupied neighbour joins it without reading labels or roots. A pixel with none (a new
+          // component) leaves this loop for the general step below.
+          const int32_t sole = live_roots_[0];
+          if (sole != hot_root) {
+            hot.move_into(pending_[hot_root]);
+            hot_root = sole;
+          }
+          for (; e != e_end; ++e) {
+            const uint64_t entry = static_cast<uint64_t>(*e);
+            const uint32_t pi = static_cast<uint32_t>(entry >> 32);
+            const uint32_t mask = code[pi];
+            if (mask == 0) break;
+            hot.add(static_cast<int32_t>(entry), delta[mask]);
+            label[pi] = static_cast<uint32_t>(sole);
+          }
+          if (e == e_end) break;
+        }
         const uint64_t entry = static_cast<uint64_t>(*e);
         const uint32_t pi = static_cast<uint32_t>(entry >> 32);  // index in the padded image
         const int32_t packed = static_cast<int32_t>(entry);
         const uint32_t mask = code[pi];
-        if (fast[mask]) {
+        const uint32_t runs = fast[mask];
+        if (runs) {
           const uint32_t* const lp = label_ro + pi;
           const uint32_t id = lp[first_rep[mask]];
           const uint32_t r = root_of[id];
-          if (r == root_of[lp[second_rep[mask]]]) {
+          if (runs == 1 || r == root_of[lp[second_rep[mask]]]) {
             if (static_cast<int32_t>(r) != hot_root) {
               hot.move_into(pending_[hot_root]);
               hot_root = static_cast<int32_t>(r);
@@ -386,7 +402,7 @@ class MapBoxes {
   }
 
   // Step 7. Holes at level L: background {q < L} components (4-connected) that avoid the image
-  // border. Intervals in increasing order, up to the snapshot at level `limit`. Each component's
+  // border. Levels in increasing order, up to the snapshot at level `limit`. Each component's
   // third counter is its number of border pixels. Register accumulator as in the foreground
   // pass, but loaded from and stored to the Component record (the pass is rare and short).
   WSOLX_HD void background_pass(const int32_t* order_begin, int limit) {
@@ -408,8 +424,7 @@ class MapBoxes {
     int32_t hot_root = 0;                                                 // root loaded into `hot`, 0 = none
     Stats4 hot;
     hot.clear();
-    for (int i = 0; i < intervals_.count && intervals_.lo[i] <= limit; ++i) {
-      const int v = intervals_.lo[i];
+    for (int v = 0; v <= limit; ++v) {
       if (levels_.needed(v)) {
         if (hot_root != 0) hot.store(components_[hot_root]);
         for (int32_t k = 0; k < num_live_; ++k) {
@@ -418,8 +433,8 @@ class MapBoxes {
           emit_contour(v, c.x0 - 1, c.y0 - 1, c.x1 + 1, c.y1 + 1);
         }
       }
-      if (intervals_.lo[i + 1] > limit) break;  // no snapshot left
-      for (int32_t k = order_begin[i]; k < order_begin[i + 1]; ++k) {
+      if (v == limit) break;  // no snapshot left
+      for (int32_t k = order_begin[v]; k < order_begin[v + 1]; ++k) {
         const int32_t packed = static_cast<int32_t>(order[k]);
         const int x = packed & 0xFFFF, y = packed >> 16;
         const int32_t pi = (y + 1) * W2 + x + 1;
@@ -461,16 +476,15 @@ class MapBoxes {
   Emit& emit_;
   const RingTables& ring_;
   const StrideTables& strides_;
-  // Thresholds and intervals of the current map.
+  // Thresholds of the current map, by level.
   LevelThresholds levels_;
-  Intervals intervals_;
   // Workspace arrays (WorkspaceLayout describes each).
   Component* components_;
   Pending* pending_;
   int32_t *root_of_, *live_roots_, *next_id_, *last_id_, *filled_size_, *filled_area2_;
   int64_t* pixel_order_;
   int32_t* label_;
-  uint8_t *q_, *occupied_, *interval_image_;
+  uint8_t *q_, *occupied_, *level_image_;
   uint16_t* neighbour_code_;
   // Union-find state.
   int32_t num_live_ = 0;  // live roots
@@ -478,7 +492,7 @@ class MapBoxes {
   // Answers.
   bool single_ = true, multi_ = false, paper_ = false;
   int hole_level_ = -1;       // highest needed level whose mask has a hole (multi-box mode)
-  int current_interval_ = 1;  // interval of the foreground pass's current snapshot
+  int current_level_ = 1;  // level of the foreground pass's current snapshot
 };
 
 }  // namespace boxes

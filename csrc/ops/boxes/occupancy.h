@@ -1,5 +1,5 @@
 // The 3x3 occupancy code each pixel sees when it joins in the foreground pass, for all pixels
-// before any union-find.
+// before any union-find, and the padded level image it is computed from.
 #pragma once
 
 #include "ops/boxes/common.h"
@@ -7,20 +7,22 @@
 namespace wsolx {
 namespace boxes {
 
-// The foreground pass visits intervals in decreasing order and, inside one, the column stripes
-// from left to right, each in raster order. So a neighbour is already occupied when a pixel joins
-// iff its interval is higher, or equal and it comes earlier in that order: >= for the neighbours
-// before it in raster order, > for those after it. This is known from the interval image alone,
-// so one vectorised raster pass computes every code, instead of 9 byte loads and a store per pixel
-// in level order (with the flat id -> root map: 0.52 -> 0.39 ms per 224x224 map, one thread).
+// The foreground pass visits levels in decreasing order and, inside one, the column stripes from
+// left to right, each in raster order. So a neighbour is already occupied when a pixel joins iff
+// its level is higher, or equal and it comes earlier in that order: >= for the neighbours before
+// it in raster order, > for those after it. This is known from the levels alone, so one
+// vectorised raster pass computes every code, instead of 9 byte loads and a store per pixel in
+// level order (with the flat id -> root map: 0.52 -> 0.39 ms per 224x224 map, one thread).
 //
-// interval_image: padded (H + 2) x (W + 2) + 4 bytes whose interior sort_pixels_by_interval wrote;
-// its border (and spare bytes) are zeroed here, and interval 0 is never visited, so the padding
-// and interval-0 pixels never count as occupied. code: bit (dy + 1) * 3 + (dx + 1) per neighbour.
-WSOLX_HD inline void build_codes(uint8_t* interval_image, uint16_t* code, int H, int W, int stripe_width) {
+// q: the (H, W) quantised map; level_image: padded (H + 2) x (W + 2) + 4 bytes, filled here with
+// q inside and zeros around it. No visited pixel has level 0 (level 0 is the whole image, answered
+// without pixels), so the padding never counts as occupied. code: bit (dy + 1) * 3 + (dx + 1) per
+// neighbour.
+WSOLX_HD inline void build_codes(const uint8_t* q, uint8_t* level_image, uint16_t* code, int H, int W,
+                                 int stripe_width) {
   const int W2 = W + 2;
   const int64_t padded = static_cast<int64_t>(H + 2) * W2;
-  uint8_t* const iv = interval_image;
+  uint8_t* const iv = level_image;
   for (int x = 0; x < W2; ++x) {
     iv[x] = 0;
     iv[padded - W2 + x] = 0;
@@ -30,6 +32,12 @@ WSOLX_HD inline void build_codes(uint8_t* interval_image, uint16_t* code, int H,
     uint8_t* row = iv + static_cast<int64_t>(y + 1) * W2;
     row[0] = 0;
     row[W2 - 1] = 0;
+    const uint8_t* src = q + static_cast<int64_t>(y) * W;
+#ifdef __CUDA_ARCH__
+    for (int x = 0; x < W; ++x) row[x + 1] = src[x];
+#else
+    __builtin_memcpy(row + 1, src, static_cast<size_t>(W));
+#endif
   }
   for (int y = 0; y < H; ++y) {
     const int64_t base = static_cast<int64_t>(y + 1) * W2 + 1;

@@ -101,7 +101,7 @@ struct StrideTables {
     for (int m = 0; m < 512; ++m) {
       first_rep[m] = ring[t.reps[m][0]];
       second_rep[m] = ring[t.reps[m][t.rep_count[m] > 1 ? 1 : 0]];
-      one_or_two_runs[m] = t.rep_count[m] == 1 || t.rep_count[m] == 2;
+      one_or_two_runs[m] = t.rep_count[m] == 1 || t.rep_count[m] == 2 ? static_cast<uint8_t>(t.rep_count[m]) : 0;
     }
   }
 };

@@ -19,13 +19,13 @@ struct WorkspaceLayout {
   int64_t last_id;
   int64_t filled_size;   // size of the root when its filled area was cached (-1: never)
   int64_t filled_area2;  // 2 x area of the root with its holes filled
-  int64_t pixel_order;   // int64 per pixel: pixels by interval (sort_pixels_by_interval)
+  int64_t pixel_order;   // int64 per pixel: pixels by level (sort_pixels_by_level)
   int64_t label;         // padded (H + 2) x (W + 2): component id of each pixel (valid once occupied)
   int64_t bytes;         // start of the byte arrays below
   // In bytes from `bytes`.
   int64_t q;               // H x W quantised map
   int64_t occupied;        // padded + 4: 0/1 per cell (background pass)
-  int64_t interval_image;  // padded + 4: interval of each pixel (0 for the padding)
+  int64_t level_image;     // padded + 4: q with a zero border (build_codes)
   int64_t neighbour_code;  // padded + 17 uint16: 3x3 occupancy code of each pixel (foreground pass)
   // Total int32 words.
   int64_t words;
@@ -52,7 +52,7 @@ struct WorkspaceLayout {
     at = 0;
     q = take((hw + 3) / 4 * 4);
     occupied = take((padded + 4 + 3) / 4 * 4);
-    interval_image = take((padded + 4 + 3) / 4 * 4);
+    level_image = take((padded + 4 + 3) / 4 * 4);
     neighbour_code = take((padded + 16 + 1) / 2 * 4);
     words = bytes + at / 4 + 8 /*slack*/;
   }
