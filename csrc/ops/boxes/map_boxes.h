@@ -70,7 +70,7 @@ class MapBoxes {
     q_ = bytes + layout.q;
     occupied_ = bytes + layout.occupied;
     level_image_ = bytes + layout.level_image;
-    neighbour_code_ = reinterpret_cast<uint16_t*>(bytes + layout.neighbour_code);
+    neighbour_code_ = bytes + layout.neighbour_code;
     levels_.order = threshold_order;
   }
 
@@ -332,10 +332,10 @@ class MapBoxes {
     const uint32_t* const label_ro = reinterpret_cast<const uint32_t*>(label_);
     uint32_t* const label = reinterpret_cast<uint32_t*>(label_);
     const uint32_t* const root_of = reinterpret_cast<const uint32_t*>(root_of_);
-    const uint16_t* const code = neighbour_code_;
+    const uint8_t* const code = neighbour_code_;
     const int64_t* const first_rep = strides_.first_rep;
     const int64_t* const second_rep = strides_.second_rep;
-    const uint8_t* const fast = strides_.one_or_two_runs;
+    const uint8_t* const fast = strides_.runs;
     const int32_t (*const delta)[4] = ring_.stat_delta;
     int32_t hot_root = 0;  // root of the register accumulator, 0 = none
     Stats4 hot;
@@ -485,7 +485,7 @@ class MapBoxes {
   int64_t* pixel_order_;
   int32_t* label_;
   uint8_t *q_, *occupied_, *level_image_;
-  uint16_t* neighbour_code_;
+  uint8_t* neighbour_code_;
   // Union-find state.
   int32_t num_live_ = 0;  // live roots
   int32_t num_ids_ = 0;   // ids handed out

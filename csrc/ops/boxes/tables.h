@@ -23,27 +23,21 @@ WSOLX_HD inline int window_euler4(int pattern) {
 }
 
 // Tables over the occupancy of the 8 neighbours, independent of the image size (built once per
-// process). The index is the 3x3 mask in row-major order, bit (dy + 1) * 3 + (dx + 1), with the
-// centre bit 4 clear: the area/Euler change when the centre pixel joins, and one representative
-// per run of consecutive occupied ring cells, as ring positions in circular order NW, N, NE, E, SE,
-// S, SW, W (consecutive ring cells are 8-adjacent, so each run already is one component and needs
-// one union).
+// process). The index is the occupancy code: bit i set when ring cell i is occupied, the ring
+// cells in circular order NW, N, NE, E, SE, S, SW, W. The tables give the area/Euler change when
+// the centre pixel joins, and one representative per run of consecutive occupied ring cells, as
+// ring positions (consecutive ring cells are 8-adjacent, so each run already is one component and
+// needs one union).
 struct RingTables {
-  uint8_t reps[512][4];
-  uint8_t rep_count[512];
+  uint8_t reps[256][4];
+  uint8_t rep_count[256];
   // {1, area2 step, euler4 step, perimeter step}: what a pixel joining adds to its component.
-  alignas(16) int32_t stat_delta[512][4];
+  alignas(16) int32_t stat_delta[256][4];
 
   WSOLX_HD void build() {
     const int rx[8] = {-1, 0, 1, 1, 1, 0, -1, -1};
     const int ry[8] = {-1, -1, -1, 0, 1, 1, 1, 0};
-    const int row_major_bit[8] = {0, 1, 2, 5, 8, 7, 6, 3};
-    for (int idx = 0; idx < 512; ++idx) {  // entries with the centre bit set are never read
-      for (int k = 0; k < 4; ++k) stat_delta[idx][k] = 0;
-      rep_count[idx] = 0;
-      for (int k = 0; k < 4; ++k) reps[idx][k] = 0;
-    }
-    for (int nb = 0; nb < 256; ++nb) {  // nb: ring-order mask
+    for (int nb = 0; nb < 256; ++nb) {
       int da = 0, de = 0;
       for (int wy = -1; wy <= 0; ++wy) {
         for (int wx = -1; wx <= 0; ++wx) {
@@ -59,23 +53,22 @@ struct RingTables {
           de += window_euler4(pattern) - window_euler4(pattern & ~self);
         }
       }
-      int idx = 0;
-      for (int i = 0; i < 8; ++i)
-        if ((nb >> i) & 1) idx |= 1 << row_major_bit[i];
-      stat_delta[idx][0] = 1;
-      stat_delta[idx][1] = da;
-      stat_delta[idx][2] = de;
-      const int n4 = ((idx >> 1) & 1) + ((idx >> 3) & 1) + ((idx >> 5) & 1) + ((idx >> 7) & 1);
-      stat_delta[idx][3] = 4 - 2 * n4;  // new edges minus the edges to the 4-neighbours
+      stat_delta[nb][0] = 1;
+      stat_delta[nb][1] = da;
+      stat_delta[nb][2] = de;
+      // the 4-neighbours are the ring cells N, E, S, W (bits 1, 3, 5, 7)
+      const int n4 = ((nb >> 1) & 1) + ((nb >> 3) & 1) + ((nb >> 5) & 1) + ((nb >> 7) & 1);
+      stat_delta[nb][3] = 4 - 2 * n4;  // new edges minus the edges to the 4-neighbours
+      for (int k = 0; k < 4; ++k) reps[nb][k] = 0;
       int count = 0;
       if (nb == 255) {
-        reps[idx][count++] = 0;
+        reps[nb][count++] = 0;
       } else {
         for (int i = 0; i < 8; ++i)
           if (((nb >> i) & 1) && !((nb >> ((i + 7) & 7)) & 1))
-            reps[idx][count++] = static_cast<uint8_t>(i == 7 && (nb & 1) ? 0 : i);
+            reps[nb][count++] = static_cast<uint8_t>(i == 7 && (nb & 1) ? 0 : i);
       }
-      rep_count[idx] = static_cast<uint8_t>(count);
+      rep_count[nb] = static_cast<uint8_t>(count);
     }
   }
 };
@@ -89,19 +82,19 @@ struct StrideTables {
   int32_t ring[8];  // padded-image offsets of the ring cells NW, N, NE, E, SE, S, SW, W
   // Offset of the first neighbouring run's representative, and of the second's (the first's
   // again when there is one run), per occupancy code.
-  int64_t first_rep[512];
-  int64_t second_rep[512];
-  uint8_t one_or_two_runs[512];  // the foreground pass's fast path applies
+  int64_t first_rep[256];
+  int64_t second_rep[256];
+  uint8_t runs[256];  // the number of runs when it is 1 or 2 (the foreground pass's fast path), else 0
 
   WSOLX_HD void build(const RingTables& t, int W) {
     const int W2 = W + 2;
     stride = W2;
     const int offsets[8] = {-W2 - 1, -W2, -W2 + 1, 1, W2 + 1, W2, W2 - 1, -1};
     for (int i = 0; i < 8; ++i) ring[i] = offsets[i];
-    for (int m = 0; m < 512; ++m) {
+    for (int m = 0; m < 256; ++m) {
       first_rep[m] = ring[t.reps[m][0]];
       second_rep[m] = ring[t.reps[m][t.rep_count[m] > 1 ? 1 : 0]];
-      one_or_two_runs[m] = t.rep_count[m] == 1 || t.rep_count[m] == 2 ? static_cast<uint8_t>(t.rep_count[m]) : 0;
+      runs[m] = t.rep_count[m] == 1 || t.rep_count[m] == 2 ? t.rep_count[m] : 0;
     }
   }
 };

@@ -26,7 +26,7 @@ struct WorkspaceLayout {
   int64_t q;               // H x W quantised map
   int64_t occupied;        // padded + 4: 0/1 per cell (background pass)
   int64_t level_image;     // padded + 4: q with a zero border (build_codes)
-  int64_t neighbour_code;  // padded + 17 uint16: 3x3 occupancy code of each pixel (foreground pass)
+  int64_t neighbour_code;  // padded + 16: occupancy code of each pixel (foreground pass)
   // Total int32 words.
   int64_t words;
 
@@ -53,7 +53,7 @@ struct WorkspaceLayout {
     q = take((hw + 3) / 4 * 4);
     occupied = take((padded + 4 + 3) / 4 * 4);
     level_image = take((padded + 4 + 3) / 4 * 4);
-    neighbour_code = take((padded + 16 + 1) / 2 * 4);
+    neighbour_code = take((padded + 16 + 3) / 4 * 4);
     words = bytes + at / 4 + 8 /*slack*/;
   }
 };
