@@ -47,6 +47,32 @@ const boxes::RingTables& ring_tables() {
   return tables;
 }
 
+// Workspaces up to this size stay with their thread between calls. A fresh allocation of a few
+// megabytes per call goes back to the system when it is freed, so every call would pay the page
+// faults of touching it again (224x224 maps, 2 threads: ~0.17 instead of ~0.13 ms per map).
+constexpr size_t kKeptWorkspaceBytes = size_t{64} << 20;
+
+// An int32 buffer of at least `words` words, 32-byte aligned, owned by the calling thread: kept
+// for the thread's next call when it is small enough, else freed when `scratch` is destroyed.
+int32_t* thread_workspace(size_t words, std::unique_ptr<int32_t[]>& scratch) {
+  thread_local std::unique_ptr<int32_t[]> kept;
+  thread_local size_t kept_words = 0;
+  int32_t* base;
+  if (words * sizeof(int32_t) <= kKeptWorkspaceBytes) {
+    if (kept_words < words) {
+      kept.reset();  // free the smaller buffer first
+      kept.reset(new int32_t[words + 8]);
+      kept_words = words;
+    }
+    base = kept.get();
+  } else {
+    scratch.reset(new int32_t[words + 8]);
+    base = scratch.get();
+  }
+  while (reinterpret_cast<uintptr_t>(base) % 32 != 0) ++base;
+  return base;
+}
+
 // Runs body(n, workspace, jorder) for every map. Threads claim maps one at a time from a shared
 // counter, so a slow core or a costly map does not hold up a static share of the batch. The
 // workspace is left uninitialised: a map touches only what it writes first.
@@ -56,13 +82,11 @@ void for_each_map(int64_t N, int64_t H, int64_t W, int64_t T, const Body& body) 
   std::atomic<int64_t> next{0};
   const int64_t workers = std::min<int64_t>(at::get_num_threads(), N);
   at::parallel_for(0, workers, 1, [&](int64_t begin, int64_t end) {
-    const size_t words = static_cast<size_t>(boxes::workspace_words(H, W));
-    std::unique_ptr<int32_t[]> ws(new int32_t[words + 8]);
+    std::unique_ptr<int32_t[]> scratch;
+    int32_t* const ws = thread_workspace(static_cast<size_t>(boxes::workspace_words(H, W)), scratch);
     std::unique_ptr<int32_t[]> jorder(new int32_t[static_cast<size_t>(T)]);
-    int32_t* aligned = ws.get();
-    while (reinterpret_cast<uintptr_t>(aligned) % 32 != 0) ++aligned;
     for (int64_t w = begin; w < end; ++w) {
-      for (int64_t n = next.fetch_add(1); n < N; n = next.fetch_add(1)) body(n, aligned, jorder.get());
+      for (int64_t n = next.fetch_add(1); n < N; n = next.fetch_add(1)) body(n, ws, jorder.get());
     }
   });
 }
