@@ -23,7 +23,7 @@ namespace boxes {
 // Distinct values of a quantised map (uint8).
 constexpr int kLevels = 256;
 
-// Column stripes: the pixels of one interval are visited stripe by stripe (raster order inside a
+// Column stripes: the pixels of one level are visited stripe by stripe (raster order inside a
 // stripe), so consecutive pixels mostly stay on one component and the register accumulator of the
 // foreground pass changes root far less often (CAM-like 224x224 maps: ~0.28 -> 0.23 ms per map).
 // Eight independent stripes also let the counting sort run eight store chains at once. The device
