@@ -93,6 +93,15 @@ def test_raw_cams_to_224_equal_protocol(backend, cam_size, percentile):
     check_against_protocol(cams, (224, 224), SWEEP, percentile)
 
 
+@needs_ext
+def test_kept_and_unkept_workspaces_in_turn():
+    """The CPU kernel keeps each thread's workspace between calls up to 64 MiB and allocates a
+    larger one per call: maps of sizes on both sides of that limit, in turn, all equal the protocol."""
+    thresholds = [0.05, 0.3, 0.5, 0.7, 0.95]
+    for image_size in [(224, 224), (840, 840), (64, 48), (840, 840), (300, 200)]:
+        check_against_protocol(hard_cams(2, (14, 14), seed=image_size[0]), image_size, thresholds, 100.0)
+
+
 @pytest.mark.parametrize(
     "cam_size,image_size",
     [
