@@ -317,17 +317,16 @@ class MapBoxes {
 
   // Step 6. Levels in decreasing order, from 255 down to the lowest needed level above 0; after
   // level v the live components are those of q >= v. A pixel's occupancy code indexes the step of
-  // its component's statistics and the representatives of its at most two neighbouring runs.
-  // While one component is live (43% of the visited pixels of benchmarks/e2e_boxes.py's maps),
-  // every pixel with an occupied neighbour joins it with no label or root read. Otherwise the fast path (almost every other
-  // pixel): the representatives have one root (one run needs no second lookup); the pixel's steps
-  // go to a register accumulator of that root (Stats4), moved into the root's Pending record only
-  // when the root changes. Everything else (new component, union, three or more runs) goes
-  // through join_general. Tried and dropped (slower or equal): software prefetch of codes and
-  // labels, code and label in one 32-bit word, keeping the register accumulator on a miss, a
-  // second register accumulator for the previous root, skipping the root lookup when the
-  // neighbours carry the accumulator's id (more mispredicted branches), 16-bit labels, 6, 12 or 16
-  // stripes.
+  // its component's statistics and the representatives of its at most two neighbouring runs. While
+  // one component is live (43% of the visited pixels of benchmarks/e2e_boxes.py's maps), every pixel
+  // with an occupied neighbour joins it with no label or root read. Otherwise the fast path (almost
+  // every other pixel): the representatives have one root (one run needs no second lookup); the
+  // pixel's steps go to a register accumulator of that root (Stats4), moved into the root's Pending
+  // record only when the root changes. Everything else (new component, union, three or more runs)
+  // goes through join_general. Tried and dropped (slower or equal): software prefetch of codes and
+  // labels, code and label in one 32-bit word, keeping the register accumulator on a miss, a second
+  // register accumulator for the previous root, skipping the root lookup when the neighbours carry
+  // the accumulator's id (more mispredicted branches), 16-bit labels, 6, 12 or 16 stripes.
   WSOLX_HD void foreground_pass(const int32_t* order_begin) {
     num_live_ = 0;
     num_ids_ = 0;
