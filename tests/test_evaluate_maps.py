@@ -126,6 +126,14 @@ def random_maps(image_ids, size, seed=0):
     return out
 
 
+def assert_curves_equal_transcription(res: dict, maps, gt, thr, multi: bool) -> None:
+    """The headline and every box-accuracy curve of ``res`` equal the transcription's (``==``)."""
+    curves = oe.box_accuracy(maps, gt, thr, [30, 50, 70], multi)
+    assert res["official"] == oe.headline(curves, multi)
+    for p in (30, 50, 70):
+        assert res["box_acc_curve"][p / 100] == curves[p].tolist()
+
+
 @pytest.mark.parametrize("multi", [False, True])
 def test_random_maps_equal_the_transcription(synth, multi):
     from wsolx.data import load_metadata
@@ -144,10 +152,7 @@ def test_random_maps_equal_the_transcription(synth, multi):
     )
     gt = {i: [oe.scale_box(b, meta.sizes[i], (32, 32)) for b in meta.boxes[i]] for i in meta.image_ids}
     thr = np.arange(0, 1, 0.02)
-    curves = oe.box_accuracy(maps, gt, thr, [30, 50, 70], multi)
-    assert res["official"] == oe.headline(curves, multi)
-    for p in (30, 50, 70):
-        assert res["box_acc_curve"][p / 100] == curves[p].tolist()
+    assert_curves_equal_transcription(res, maps, gt, thr, multi)
     v1 = oe.box_accuracy(maps, gt, thr, [50], False)[50]
     assert res["box_acc_curve_v1"] == v1.tolist() and res["MaxBoxAcc"] == v1.max()
 
@@ -182,11 +187,7 @@ def test_scaled_ground_truth_equals_the_transcription(tmp_path, multi):
         any(v * 32 / s != int(v * 32 / s) for v, s in zip(b, (*wh, *wh))) for _, _, wh, boxes in rows for b in boxes
     )
     assert fractional > 10  # truncation matters in this case
-    thr = np.arange(0, 1, 0.01)
-    curves = oe.box_accuracy(maps, gt, thr, [30, 50, 70], multi)
-    assert res["official"] == oe.headline(curves, multi)
-    for p in (30, 50, 70):
-        assert res["box_acc_curve"][p / 100] == curves[p].tolist()
+    assert_curves_equal_transcription(res, maps, gt, np.arange(0, 1, 0.01), multi)
 
 
 def test_pxap_equals_the_transcription(synth):
